@@ -1,0 +1,1 @@
+"""calbot: book, list, cancel and reschedule Cal.com meetings by talking."""

@@ -1,0 +1,116 @@
+"""Per-chat state. Plain, JSON-serialisable data: Chainlit persists it in thread metadata and a REST API or a
+messaging channel can keep it anywhere. No clients, locks or callables live here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ProposalAction = Literal["book", "cancel", "reschedule"]
+ProposalStatus = Literal["open", "executing"]
+
+MAX_REMEMBERED_UIDS = 500
+MAX_FINISHED_PROPOSALS = 50
+
+
+class User(BaseModel):
+    """Who is chatting. `email_verified` is true only for an identity that comes from configuration or a login,
+    never for an address typed in the chat."""
+
+    email: str | None = None
+    name: str | None = None
+    time_zone: str = "UTC"
+    email_verified: bool = False
+
+
+class Proposal(BaseModel):
+    """A write waiting for the user's Confirm, stored exactly as it will be executed."""
+
+    id: str
+    action: ProposalAction
+    status: ProposalStatus = "open"
+    created_at: datetime
+    time_zone: str  # the zone `summary` is written in
+    summary: str  # what will happen, for people (day, local time and zone, duration, reason; old -> new)
+    event_type_id: int
+    start: datetime  # UTC: the new start (book, reschedule) or the meeting's start (cancel)
+    end: datetime
+    duration_minutes: int
+    reason: str | None = None
+    booking_uid: str | None = None  # cancel / reschedule: the booking to change
+    title: str | None = None  # cancel / reschedule: the existing meeting's title
+    old_start: datetime | None = None  # reschedule: where it is now
+    old_end: datetime | None = None
+    attendee_name: str | None = None  # book
+    attendee_email: str | None = None
+    guests: list[str] = Field(default_factory=list)
+    length_in_minutes: int | None = None  # book: sent only when the event type has several lengths
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SessionState(BaseModel):
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    pending_function: str | None = None
+    pending_arguments: dict[str, Any] = Field(default_factory=dict)
+    user: User = Field(default_factory=User)
+    seen_booking_uids: list[str] = Field(default_factory=list)  # in a tool result of this chat
+    made_booking_uids: list[str] = Field(default_factory=list)  # booked (or moved) by this chat
+    proposal: Proposal | None = None
+    finished_proposals: dict[str, dict[str, Any]] = Field(default_factory=dict)  # id -> outcome (confirm once)
+
+    # -- serialisation ---------------------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> SessionState:
+        return cls.model_validate_json(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionState:
+        return cls.model_validate(data)
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+    def remember_seen(self, *uids: str) -> None:
+        for uid in uids:
+            if uid and uid not in self.seen_booking_uids:
+                self.seen_booking_uids.append(uid)
+        del self.seen_booking_uids[:-MAX_REMEMBERED_UIDS]
+
+    def remember_made(self, uid: str) -> None:
+        self.remember_seen(uid)
+        if uid not in self.made_booking_uids:
+            self.made_booking_uids.append(uid)
+        del self.made_booking_uids[:-MAX_REMEMBERED_UIDS]
+
+    def record_outcome(self, proposal_id: str, outcome: dict[str, Any]) -> None:
+        self.finished_proposals[proposal_id] = outcome
+        for old in list(self.finished_proposals)[:-MAX_FINISHED_PROPOSALS]:
+            del self.finished_proposals[old]
+
+    def user_texts(self) -> list[str]:
+        """What the user typed in this chat (the only place an identity may come from)."""
+        texts = []
+        for message in self.history:
+            if message.get("role") != "user":
+                continue
+            content = message.get("content")
+            if isinstance(content, str):
+                texts.append(content)
+            elif isinstance(content, list):  # multi-part content
+                texts.extend(part.get("text", "") for part in content if isinstance(part, dict))
+        return texts
+
+    def user_typed(self, text: str) -> bool:
+        needle = " ".join(text.lower().split())
+        return bool(needle) and any(needle in " ".join(t.lower().split()) for t in self.user_texts())
+
+    def clear_pending(self, function: str | None = None) -> None:
+        if function is None or self.pending_function == function:
+            self.pending_function = None
+            self.pending_arguments = {}

@@ -1,0 +1,94 @@
+"""One exception hierarchy for everything that can go wrong talking to Cal.com."""
+
+from __future__ import annotations
+
+import re
+
+# API-NOTES §10: slot problems come back as 400 (or 409 in production) with one of these messages.
+SLOT_UNAVAILABLE_RE = re.compile(r"already has booking|not available|can't be booked|no more seats", re.IGNORECASE)
+
+
+class CalcomError(Exception):
+    """Base class: Cal.com could not do what we asked."""
+
+
+class CalcomNetworkError(CalcomError):
+    """No usable answer: connection refused, DNS failure, timeout or a reply that is not Cal.com's JSON."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = ""):
+        super().__init__(message)
+        self.method = method
+        self.path = path
+
+
+class CalcomTimeoutError(CalcomNetworkError):
+    """Cal.com did not answer in time. For a write we do not know whether it happened."""
+
+
+class CalcomAPIError(CalcomError):
+    """Cal.com answered with its error envelope (or a non-2xx status)."""
+
+    def __init__(self, status: int, code: str, message: str, *, path: str = "", method: str = "",
+                 request_id: str | None = None, details: object = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.path = path
+        self.method = method
+        self.request_id = request_id
+        self.details = details
+
+
+class BadRequestError(CalcomAPIError):
+    """400 (other than an unavailable slot)."""
+
+
+class SlotUnavailableError(CalcomAPIError):
+    """400/409 whose message says the slot is taken, outside availability, too soon or full."""
+
+
+class AuthenticationError(CalcomAPIError):
+    """401: the key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(CalcomAPIError):
+    """403: the key is valid but may not do this."""
+
+
+class NotFoundError(CalcomAPIError):
+    """404: no such booking, event type or route (a wrong cal-api-version also lands here)."""
+
+
+class ConflictError(CalcomAPIError):
+    """409 that is not about the slot (e.g. a duplicate insert)."""
+
+
+class RateLimitedError(CalcomAPIError):
+    """429. `retry_after` is the seconds Cal.com says to wait (X-RateLimit-Reset-*), when given."""
+
+    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(CalcomAPIError):
+    """5xx: Cal.com failed. For a write we do not know whether it happened."""
+
+
+def error_class_for(status: int, message: str) -> type[CalcomAPIError]:
+    if status in (400, 409) and SLOT_UNAVAILABLE_RE.search(message or ""):
+        return SlotUnavailableError
+    if status == 401:
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    if status == 404:
+        return NotFoundError
+    if status == 409:
+        return ConflictError
+    if status == 429:
+        return RateLimitedError
+    if status >= 500:
+        return ServerError
+    return BadRequestError

@@ -1,0 +1,111 @@
+"""The one place that turns errors into sentences a person can act on.
+
+Raw upstream text never reaches the user or the model: each known Cal.com message (API-NOTES §2–§11) maps to our own
+sentence, and anything unknown gets a generic one that names the status, not the body.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from calbot.calcom.errors import (
+    AuthenticationError,
+    CalcomAPIError,
+    CalcomError,
+    CalcomNetworkError,
+    CalcomTimeoutError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    SlotUnavailableError,
+)
+from calbot.timezones import TimeInputError
+from calbot.validation import InvalidEmailError
+
+Write = str  # "book" | "cancel" | "reschedule" | None for reads
+
+# (pattern on Cal.com's error.message, our sentence). First match wins.
+_KNOWN: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE), s) for p, s in [
+    (r"one of the hosts either already has booking",
+     "That time is not free for the team's hosts any more. Pick another of the free times."),
+    (r"already has booking at this time or is not available",
+     "That time is not free on the calendar any more. Pick another of the free times."),
+    (r"can't be booked at the \"?start\"? time",
+     "That time is too soon (inside the event's minimum notice) or too far ahead (outside its booking window). "
+     "Pick one of the free times."),
+    (r"no more seats", "That session is full: no seats are left. Pick another time."),
+    (r"in the past", "That time is in the past. Pick a time that is still ahead."),
+    (r"maximum number of active bookings",
+     "You already have as many active bookings of this kind as the host allows. Reschedule one of them instead."),
+    (r"has been cancelled and rescheduled already",
+     "That meeting was already moved to a new time. List your meetings and use the new one."),
+    (r"can't reschedule booking .* because it has been cancelled",
+     "That meeting is cancelled, so it cannot be moved. Book a new one instead."),
+    (r"can't cancel booking .* cancelled already", "That meeting was already cancelled; nothing more to do."),
+    (r"booking with uid=.* was not found", "I could not find that booking. List your meetings to pick the right one."),
+    (r"event type with (id|slug) .* not found|event type .* not found",
+     "The event type calbot books is not found in Cal.com. Check CAL_EVENT_TYPE_ID."),
+    (r"(user|team) .* not found", "The Cal.com user or team behind this event type was not found."),
+    (r"has no hosts", "This team event type has no hosts, so it cannot be booked. The owner must add hosts in Cal.com."),
+    (r"lengthinminutes|possible lengths|multiple possible lengths|allowed lengths",
+     "That meeting length is not offered by this event type. Use one of its allowed lengths."),
+    (r"missing required booking field response",
+     "This event type asks a required question calbot cannot answer yet. Book it on the Cal.com page instead."),
+    (r"phone number", "This event type needs a phone number, which calbot cannot provide yet."),
+    (r"at least one contact method", "An email address is needed to book."),
+    (r"seatuid", "This is a seated event; calbot cannot change single seats yet. Use the Cal.com page."),
+    (r"trying to create a record that already exists|booking_conflict_error",
+     "Someone else booked that time at the same moment. Pick another of the free times."),
+]]
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None or seconds <= 0:
+        return "in a minute"
+    if seconds < 90:
+        return f"in {math.ceil(seconds)} seconds"
+    return f"in {math.ceil(seconds / 60)} minutes"
+
+
+def explain(exc: BaseException, *, write: Write | None = None) -> str:
+    """A plain sentence for `exc`. `write` names the change in progress ("book", "cancel", "reschedule")."""
+    if isinstance(exc, (TimeInputError, InvalidEmailError)):
+        return str(exc)
+    if isinstance(exc, CalcomTimeoutError):
+        if write:
+            return (f"Cal.com did not answer in time, so I cannot tell whether the {write} went through. "
+                    "List your meetings to check before trying again.")
+        return "Cal.com did not answer in time. Please try again in a moment."
+    if isinstance(exc, CalcomNetworkError):
+        return "I could not reach Cal.com just now; nothing was changed. Please try again in a moment."
+    if isinstance(exc, RateLimitedError):
+        return f"Cal.com is limiting how often calbot may call it. Please try again {_when(exc.retry_after)}."
+    if isinstance(exc, AuthenticationError):
+        return ("Cal.com rejected calbot's API key. Check CAL_API_KEY (Cal.com > Settings > Developer > API keys) "
+                "and restart calbot.")
+    if isinstance(exc, PermissionDeniedError):
+        return "Cal.com says calbot's API key is not allowed to do that. Check the key's permissions in Cal.com."
+    if isinstance(exc, CalcomAPIError):
+        for pattern, sentence in _KNOWN:
+            if pattern.search(exc.message or ""):
+                return sentence
+        if isinstance(exc, SlotUnavailableError):
+            return "That time is not free on the calendar any more. Pick another of the free times."
+        if isinstance(exc, ServerError):
+            if write:
+                return (f"Cal.com had an internal error, so I cannot tell whether the {write} went through. "
+                        "List your meetings to check before trying again.")
+            return "Cal.com had an internal error. Please try again in a minute."
+        if isinstance(exc, NotFoundError):
+            return "Cal.com could not find that. List your meetings to pick the right one."
+        if isinstance(exc, ConflictError):
+            return "Cal.com reported a conflict with another change made at the same time. Please try again."
+        if exc.status == 200:
+            return "Cal.com answered in a form calbot does not understand; nothing was changed."
+        return f"Cal.com refused the request ({exc.code}); nothing was changed."
+    if isinstance(exc, CalcomError):
+        return "Something went wrong talking to Cal.com; nothing was changed. Please try again."
+    return "Something went wrong on calbot's side; nothing was changed. Please try again."

@@ -1,0 +1,210 @@
+"""Time zone arithmetic and formatting for people. The model never converts times: this module does.
+
+On the wire every instant is UTC ("...Z"); on screen it is the user's wall time with the zone named.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class TimeInputError(ValueError):
+    """A date or time the user (or the model) gave that cannot be used; `str()` is a plain sentence."""
+
+
+class UnknownTimeZoneError(TimeInputError):
+    pass
+
+
+class NonexistentLocalTimeError(TimeInputError):
+    """The wall time falls in a spring-forward gap: clocks skip it, so it never happens."""
+
+
+class AmbiguousLocalTimeError(TimeInputError):
+    """The wall time happens twice (fall-back overlap); `options` holds both instants so the user can pick."""
+
+    def __init__(self, message: str, options: list[datetime]):
+        super().__init__(message)
+        self.options = options
+
+
+_LOCAL_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$")
+_OFFSET_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})$")
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def get_zone(name: str) -> ZoneInfo:
+    """The IANA zone called `name`, or UnknownTimeZoneError with a sentence a person can act on."""
+    text = (name or "").strip()
+    if not text or text.startswith(("/", ".")) or ".." in text:
+        raise UnknownTimeZoneError(f"{text!r} is not a time zone I know; use an IANA name such as "
+                                   "Europe/Berlin or America/New_York.")
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UnknownTimeZoneError(f"{text!r} is not a time zone I know; use an IANA name such as "
+                                   "Europe/Berlin or America/New_York.") from None
+
+
+def _zone(tz: str | tzinfo) -> tzinfo:
+    return get_zone(tz) if isinstance(tz, str) else tz
+
+
+def zone_name(tz: str | tzinfo) -> str:
+    return tz if isinstance(tz, str) else getattr(tz, "key", None) or str(tz)
+
+
+def parse_date(text: str, what: str = "date") -> date:
+    """A calendar date written YYYY-MM-DD; impossible dates (2026-02-30) are refused in plain words."""
+    value = (text or "").strip()
+    match = _DATE_RE.match(value)
+    if not match:
+        raise TimeInputError(f"The {what} {value!r} is not in the form YYYY-MM-DD (for example 2026-11-24).")
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        raise TimeInputError(f"The {what} {value!r} does not exist in the calendar.") from None
+
+
+def _short_offset(dt: datetime) -> str:
+    offset = dt.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{mins:02d}" if mins else "")
+
+
+def localize(wall: datetime, tz: str | tzinfo) -> datetime:
+    """Attach the zone to a naive wall time, refusing times that do not exist or happen twice."""
+    zone = _zone(tz)
+    first = wall.replace(tzinfo=zone, fold=0)
+    second = wall.replace(tzinfo=zone, fold=1)
+    # A wall time that does not survive a round trip through UTC is in a gap.
+    roundtrip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if roundtrip != wall.replace(tzinfo=None, fold=0):
+        before = (wall - timedelta(hours=3)).replace(tzinfo=zone)
+        after = (wall + timedelta(hours=3)).replace(tzinfo=zone)
+        raise NonexistentLocalTimeError(
+            f"{wall:%H:%M} on {_day(wall)} does not exist in {zone_name(zone)}: the clocks jump forward "
+            f"from {_short_offset(before)} to {_short_offset(after)} that night, skipping it. Pick another time.")
+    if first.utcoffset() != second.utcoffset():
+        options = [first.astimezone(UTC), second.astimezone(UTC)]
+        raise AmbiguousLocalTimeError(
+            f"{wall:%H:%M} on {_day(wall)} happens twice in {zone_name(zone)} because the clocks go back "
+            f"that night: first at {first.tzname()} ({_short_offset(first)}), then at {second.tzname()} "
+            f"({_short_offset(second)}). Ask which one is meant and give it with its offset, for example "
+            f"{first.strftime('%Y-%m-%dT%H:%M')}{first.strftime('%z')[:3]}:{first.strftime('%z')[3:]}.",
+            options)
+    return first
+
+
+def parse_start(text: str, tz: str | tzinfo) -> datetime:
+    """Turn `YYYY-MM-DDTHH:MM` (a wall time in `tz`) or ISO 8601 with an offset or Z into an aware UTC datetime."""
+    value = (text or "").strip()
+    if _OFFSET_RE.match(value):
+        try:
+            parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        except ValueError:
+            raise TimeInputError(f"The time {value!r} does not exist in the calendar.") from None
+        return parsed.astimezone(UTC)
+    match = _LOCAL_RE.match(value)
+    if not match:
+        raise TimeInputError(f"The time {value!r} is not in the form YYYY-MM-DDTHH:MM (for example "
+                             "2026-11-24T15:00, in the user's time zone).")
+    try:
+        wall = datetime(*(int(g) for g in match.groups()[:5]), int(match[6] or 0))
+    except ValueError:
+        raise TimeInputError(f"The time {value!r} does not exist in the calendar.") from None
+    return localize(wall, tz).astimezone(UTC)
+
+
+def start_of_day(day: date, tz: str | tzinfo) -> datetime:
+    """The first instant (UTC) of the local calendar day; days that start in a DST gap start when it ends."""
+    zone = _zone(tz)
+    local = datetime.combine(day, time(0), tzinfo=zone)
+    utc = local.astimezone(UTC)
+    if utc.astimezone(zone).date() != day:  # midnight skipped (e.g. America/Santiago): the day starts later
+        utc = datetime.combine(day, time(1), tzinfo=zone).astimezone(UTC)
+        while (utc - timedelta(minutes=15)).astimezone(zone).date() == day:
+            utc -= timedelta(minutes=15)
+    return utc
+
+
+@dataclass(frozen=True)
+class UtcRange:
+    start: datetime
+    end: datetime  # exclusive
+
+    def contains(self, instant: datetime) -> bool:
+        return self.start <= instant < self.end
+
+
+def local_days_range(first: date, last: date, tz: str | tzinfo) -> UtcRange:
+    """The UTC instants covering local days first..last, the last day included (23- and 25-hour days too)."""
+    if last < first:
+        raise TimeInputError(f"The end date {last.isoformat()} is before the start date {first.isoformat()}.")
+    return UtcRange(start_of_day(first, tz), start_of_day(last + timedelta(days=1), tz))
+
+
+def local_date(instant: datetime, tz: str | tzinfo) -> date:
+    return instant.astimezone(_zone(tz)).date()
+
+
+def today(tz: str | tzinfo, now: datetime) -> date:
+    return local_date(now, tz)
+
+
+def to_utc_iso(instant: datetime) -> str:
+    """`2026-11-24T14:00:00Z`: what Cal.com expects on the wire."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetimes are never sent: attach a zone first")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(value: str) -> datetime:
+    """An ISO 8601 instant from Cal.com (Z or offset, with or without milliseconds) as aware UTC."""
+    parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def local_wall(instant: datetime, tz: str | tzinfo) -> str:
+    """`2026-11-24T15:00`: the wall-time form the model uses in tool arguments."""
+    return instant.astimezone(_zone(tz)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _abbreviation(local: datetime) -> str:
+    name = local.tzname() or ""
+    return _short_offset(local) if not name or name[0] in "+-" else name  # "+03" reads better as UTC+3
+
+
+def _day(local: datetime) -> str:
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def format_when(instant: datetime, tz: str | tzinfo) -> str:
+    """`Tuesday 24 November 2026, 15:00 CET (Europe/Berlin)`: weekday, date, time and the zone named."""
+    zone = _zone(tz)
+    local = instant.astimezone(zone)
+    return f"{_day(local)}, {local:%H:%M} {_abbreviation(local)} ({zone_name(zone)})"
+
+
+def format_time(instant: datetime, tz: str | tzinfo) -> str:
+    """`15:00`: the local clock time alone (for slot lists under a day heading)."""
+    return instant.astimezone(_zone(tz)).strftime("%H:%M")
+
+
+def format_span(start: datetime, end: datetime, tz: str | tzinfo) -> str:
+    """`Tuesday 24 November 2026, 15:00–15:30 CET (Europe/Berlin)`; a span crossing midnight names both days."""
+    zone = _zone(tz)
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    if first.date() != (last - timedelta(microseconds=1)).date():
+        return f"{format_when(start, zone)} – {format_when(end, zone)}"
+    abbreviation = _abbreviation(first)
+    if _abbreviation(last) != abbreviation:  # a DST change inside the meeting
+        abbreviation = f"{abbreviation}/{_abbreviation(last)}"
+    return f"{_day(first)}, {first:%H:%M}–{last:%H:%M} {abbreviation} ({zone_name(zone)})"
