@@ -1,0 +1,684 @@
+"""The executor: runs the model's tool calls against Cal.com and enforces calbot's rules in code.
+
+- Identity comes from the session, never from the model: `attendee_*` arguments may only fill an unknown identity
+  with words the user typed, and an address typed in the chat stays unverified.
+- Ownership is checked when proposing and again at Confirm. An unverified user may only act on bookings made in
+  this chat; the account owner (verified email == GET /v2/me email) may act on any of the account's bookings.
+- A uid the model passes must have been seen in a tool result of this chat.
+- Writes are proposals: book/cancel/reschedule only check and describe; `confirm()` executes the stored proposal
+  exactly once; `discard()` drops it.
+- Missing details make the call the session's pending function; later calls merge into it.
+
+Every tool result is a compact dict for the model, with times in UTC and in the user's zone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from calbot.agent.account import Account
+from calbot.agent.session import Proposal, SessionState, User
+from calbot.agent.tools import (
+    TOOL_ARGS,
+    BookMeetingArgs,
+    CancelMeetingArgs,
+    CheckAvailabilityArgs,
+    ListMeetingsArgs,
+    RescheduleMeetingArgs,
+    ToolArgs,
+)
+from calbot.calcom import Booking, CalcomClient, CalcomError, NotFoundError, Slot, SlotUnavailableError
+from calbot.calcom.models import CreateBookingRequest, NewAttendee, RescheduleRequest, as_bookings
+from calbot.explain import explain
+from calbot.timezones import (
+    TimeInputError,
+    UnknownTimeZoneError,
+    format_span,
+    format_when,
+    get_zone,
+    local_date,
+    local_days_range,
+    local_wall,
+    localize,
+    parse_date,
+    parse_start,
+    to_utc_iso,
+)
+from calbot.validation import same_email
+
+log = logging.getLogger(__name__)
+
+MAX_AVAILABILITY_DAYS = 14
+ALTERNATIVES_WINDOW_DAYS = 7  # slots fetched around a requested time: that day and the following days
+MAX_ALTERNATIVES = 5
+MAX_LISTED = 25
+NEAREST_WINDOW_DAYS = 7  # when nothing matches, the nearest bookings are looked for this far around
+MAX_YEARS_AHEAD = 2
+
+_FIELD_WORDS = {
+    "start": "the day and time of the meeting",
+    "new_start": "the new day and time",
+    "reason": "what the meeting is about",
+    "date": "which day to look at",
+    "booking_uid": "which meeting (list the user's meetings to find its uid)",
+    "attendee_email": "the user's email address",
+    "attendee_name": "the user's name",
+}
+
+_STATUS_WORDS = {"accepted": "booked", "pending": "awaiting the host's confirmation", "cancelled": "cancelled",
+                 "rejected": "declined by the host"}
+
+_FORMAT_HINTS = {
+    "start": "use YYYY-MM-DDTHH:MM in the user's time zone, e.g. 2026-11-24T15:00",
+    "new_start": "use YYYY-MM-DDTHH:MM in the user's time zone, e.g. 2026-11-24T15:00",
+    "date": "use YYYY-MM-DD", "end_date": "use YYYY-MM-DD", "from_date": "use YYYY-MM-DD", "to_date": "use YYYY-MM-DD",
+    "at_time": "use HH:MM (24-hour)", "booking_uid": "use the uid exactly as a tool result gave it",
+}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fail(status: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"ok": False, "status": status, "error": message, **extra}
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error.get("loc", ())) or "arguments"
+        message = str(error.get("msg", "invalid"))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        elif error.get("type") == "extra_forbidden":
+            message = "is not an argument of this tool"
+        elif error.get("type") == "string_pattern_mismatch":
+            message = f"has the wrong format ({_FORMAT_HINTS.get(field.split('.')[0], 'see the tool schema')})"
+        parts.append(f"{field}: {message}")
+    return "; ".join(parts)
+
+
+class Executor:
+    """Runs tool calls for one Cal.com account. Holds no per-chat state: every call gets the chat's SessionState."""
+
+    def __init__(self, client: CalcomClient, account: Account, *, clock: Callable[[], datetime] = _utcnow):
+        self.client = client
+        self.account = account
+        self.clock = clock
+
+    # -- sessions --------------------------------------------------------------------------------------------------
+    def new_session(self, *, email: str | None = None, name: str | None = None, time_zone: str | None = None,
+                    email_verified: bool | None = None) -> SessionState:
+        """A fresh chat. `email` from configuration or a login is verified; the zone falls back to the host's."""
+        zone = "UTC"
+        for candidate in (time_zone, self.account.host_time_zone):
+            if candidate:
+                try:
+                    zone = get_zone(candidate).key
+                    break
+                except UnknownTimeZoneError:
+                    continue
+        verified = bool(email) if email_verified is None else email_verified
+        return SessionState(user=User(email=email, name=name, time_zone=zone, email_verified=verified))
+
+    def is_owner(self, state: SessionState) -> bool:
+        return state.user.email_verified and same_email(state.user.email, self.account.owner_email)
+
+    # -- tool calls ------------------------------------------------------------------------------------------------
+    async def call(self, state: SessionState, name: str, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
+        """Run one tool call and return its result for the model. Never raises for bad input or Cal.com errors."""
+        model = TOOL_ARGS.get(name)
+        if model is None:
+            return _fail("invalid_arguments", f"There is no tool called {name!r}. Use one of: "
+                                              f"{', '.join(TOOL_ARGS)}.")
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError as exc:
+                return _fail("invalid_arguments", f"The arguments of {name} are not valid JSON ({exc.msg}).")
+        if not isinstance(arguments, dict):
+            return _fail("invalid_arguments", f"The arguments of {name} must be a JSON object.")
+
+        given = {k: v for k, v in arguments.items() if v not in (None, "", [])}
+        merged = {**state.pending_arguments, **given} if state.pending_function == name else given
+        try:
+            args = model.model_validate(merged)
+        except ValidationError as exc:
+            return _fail("invalid_arguments", f"{name}: {_describe_validation(exc)}. Fix these and call again.")
+        except TimeInputError as exc:  # pragma: no cover - validators raise ValueError, wrapped by pydantic
+            return _fail("invalid_arguments", str(exc))
+        clean = args.model_dump(exclude_none=True)
+
+        try:
+            if isinstance(args, BookMeetingArgs):
+                identity_problem = self._fill_identity(state, args)
+                if identity_problem:
+                    return identity_problem
+            missing = model.missing(clean) + self._identity_missing(state, args)
+            if missing:
+                state.pending_function, state.pending_arguments = name, clean
+                wanted = [_FIELD_WORDS.get(m, m) for m in missing]
+                return {"ok": False, "status": "needs_details", "tool": name, "missing": missing,
+                        "have": clean, "ask_user_for": wanted}
+            handler = {
+                CheckAvailabilityArgs: self._check_availability,
+                ListMeetingsArgs: self._list_meetings,
+                BookMeetingArgs: self._propose_booking,
+                CancelMeetingArgs: self._propose_cancel,
+                RescheduleMeetingArgs: self._propose_reschedule,
+            }[type(args)]
+            result = await handler(state, args)
+        except TimeInputError as exc:
+            result = _fail("invalid_time", str(exc))
+        except CalcomError as exc:
+            log.info("tool %s failed: %s", name, type(exc).__name__)
+            result = _fail("calendar_error", explain(exc))
+
+        if model.WRITES:
+            # Keep what we have so a corrected call only needs the changed field; a proposal waits on Confirm.
+            state.pending_function, state.pending_arguments = name, clean
+        else:
+            state.clear_pending(name)
+        return result
+
+    # -- identity --------------------------------------------------------------------------------------------------
+    def _fill_identity(self, state: SessionState, args: BookMeetingArgs) -> dict[str, Any] | None:
+        user = state.user
+        if args.attendee_email:
+            if user.email:
+                if not same_email(user.email, args.attendee_email):
+                    return _fail("not_allowed", f"Meetings are booked for the user ({user.email}); calbot cannot "
+                                                "book in someone else's name. To invite "
+                                                f"{args.attendee_email}, pass it in guests.")
+            elif not state.user_typed(args.attendee_email):
+                return _fail("not_allowed", "attendee_email must be the user's own address, exactly as the user "
+                                            "typed it in this chat. Ask the user for their email.")
+            else:
+                user.email, user.email_verified = args.attendee_email, False  # typed: stored once, unverified
+        if args.attendee_name and not user.name:
+            if not state.user_typed(args.attendee_name):
+                return _fail("not_allowed", "attendee_name must be the user's own name as the user typed it in "
+                                            "this chat. Ask the user for their name.")
+            user.name = args.attendee_name.strip()
+        return None
+
+    @staticmethod
+    def _identity_missing(state: SessionState, args: ToolArgs) -> list[str]:
+        if not isinstance(args, BookMeetingArgs):
+            return []
+        return [f for f, v in (("attendee_email", state.user.email), ("attendee_name", state.user.name)) if not v]
+
+    def _may_act_on(self, state: SessionState, booking: Booking) -> str | None:
+        """None when the user may change `booking`, else a sentence for the model."""
+        user = state.user
+        if self.is_owner(state):
+            hosts = booking.host_emails()
+            if not hosts or self.account.owner_email.lower() in hosts:
+                return None
+            return "That booking is not on this Cal.com account's calendar."
+        if not user.email:
+            return ("I do not know who the user is yet, so I cannot change existing meetings. Only meetings "
+                    "booked in this chat can be changed.")
+        if not user.email_verified and booking.uid not in state.made_booking_uids:
+            return ("The user's email was typed in this chat and is not verified, so only meetings booked in this "
+                    "chat can be changed.")
+        attendees = {a.email.lower() for a in booking.attendees if a.email}
+        if user.email.lower() in attendees or user.email.lower() in booking.host_emails():
+            return None
+        return "That meeting is not one of the user's meetings, so it cannot be changed."
+
+    def _visible(self, state: SessionState, booking: Booking) -> bool:
+        return self._may_act_on(state, booking) is None
+
+    # -- reads -----------------------------------------------------------------------------------------------------
+    async def _check_availability(self, state: SessionState, args: CheckAvailabilityArgs) -> dict[str, Any]:
+        zone = state.user.time_zone
+        first = parse_date(args.date or "")
+        last = parse_date(args.end_date) if args.end_date else first
+        now = self.clock()
+        today = local_date(now, zone)
+        if last < today:
+            return _fail("invalid_time", f"{last.isoformat()} is in the past (today is {today.isoformat()} in "
+                                         f"{zone}). Ask about a day from today on.")
+        first = max(first, today)
+        if (last - first).days + 1 > MAX_AVAILABILITY_DAYS:
+            return _fail("invalid_arguments", f"Ask for at most {MAX_AVAILABILITY_DAYS} days at once.")
+        duration, problem = self._duration(args.duration_minutes)
+        if problem:
+            return problem
+        window = local_days_range(first, last, zone)
+        slots = await self._slots(max(window.start, now), window.end, zone, duration)
+        days: dict[str, list[str]] = {}
+        for slot in slots:
+            if window.contains(slot.start):
+                days.setdefault(local_date(slot.start, zone).isoformat(), []).append(
+                    slot.start.astimezone(get_zone(zone)).strftime("%H:%M"))
+        return {
+            "ok": True, "time_zone": zone, "duration_minutes": duration,
+            "days": [{"date": d, "weekday": parse_date(d).strftime("%A"), "free": times}
+                     for d, times in sorted(days.items())],
+            "no_free_time": not days,
+            "book_with": "book_meeting start=YYYY-MM-DDTHH:MM using one of these local times",
+        }
+
+    async def _list_meetings(self, state: SessionState, args: ListMeetingsArgs) -> dict[str, Any]:
+        zone = state.user.time_zone
+        now = self.clock()
+        if args.to_date and not args.from_date:
+            args.from_date = local_date(now, zone).isoformat()
+        if args.at_time and not args.from_date:
+            args.from_date = local_date(now, zone).isoformat()
+        dated = args.from_date is not None
+        status = args.status or (None if dated else "upcoming")
+
+        if not state.user.email:
+            return {"ok": True, "time_zone": zone, "count": 0, "meetings": [],
+                    "note": "The user's email is unknown, so no meetings can be shown yet. Meetings booked in this "
+                            "chat will show here."}
+
+        after = before = None
+        window = None
+        target = None
+        if dated:
+            first = parse_date(args.from_date or "")
+            last = parse_date(args.to_date) if args.to_date else first
+            window = local_days_range(first, last, zone)
+            after = window.start - timedelta(days=NEAREST_WINDOW_DAYS)
+            before = window.end + timedelta(days=NEAREST_WINDOW_DAYS)
+            if args.at_time:
+                hour, minute = (int(x) for x in args.at_time.split(":"))
+                if hour > 23 or minute > 59:
+                    return _fail("invalid_time", f"{args.at_time} is not a time of day.")
+                target = localize(datetime.combine(first, datetime.min.time()).replace(hour=hour, minute=minute),
+                                  zone).astimezone(UTC)
+        owner = self.is_owner(state)
+        bookings = await self.client.list_bookings(
+            status=status, attendee_email=None if owner else state.user.email,
+            after_start=after, before_end=before, sort_start="desc" if status == "past" else "asc")
+        bookings = [b for b in bookings if self._visible(state, b)]
+        if status != "cancelled":
+            bookings = [b for b in bookings if b.status not in ("cancelled", "rejected")]
+
+        if window is None:
+            matches, nearby = bookings, []
+        else:
+            in_range = [b for b in bookings if window.contains(b.start)]
+            if target is not None:
+                matches = [b for b in in_range if b.start <= target < b.end]
+                reference = target
+            else:
+                matches = in_range
+                reference = window.start
+            nearby = [] if matches else sorted(bookings, key=lambda b: abs((b.start - reference).total_seconds()))[:3]
+
+        shown = matches[:MAX_LISTED]
+        state.remember_seen(*(b.uid for b in shown + nearby))
+        result: dict[str, Any] = {
+            "ok": True, "time_zone": zone, "count": len(matches),
+            "meetings": [self._view(state, b) for b in shown],
+        }
+        if len(matches) > len(shown):
+            result["not_shown"] = len(matches) - len(shown)
+        if dated:
+            result["looked_for"] = (format_when(target, zone) if target else
+                                    f"{args.from_date}" + (f" to {args.to_date}" if args.to_date else ""))
+        if not matches:
+            result["nearest"] = [self._view(state, b) for b in nearby]
+            result["note"] = ("No meeting matches. Do not pick one of the nearest meetings unless the user "
+                              "confirms it is the one they mean.")
+        if not state.user.email_verified:
+            result["scope"] = "only meetings booked in this chat (the user's email is not verified)"
+        elif owner:
+            result["scope"] = "all bookings on the calendar (the user owns it)"
+        return result
+
+    def _view(self, state: SessionState, booking: Booking) -> dict[str, Any]:
+        zone = state.user.time_zone
+        user_email = (state.user.email or "").lower()
+        others = [a.name or a.email for a in booking.attendees if a.email.lower() != user_email]
+        hosts = [h.name or h.email for h in booking.hosts if h.email.lower() != user_email]
+        view: dict[str, Any] = {
+            "uid": booking.uid,
+            "title": booking.title,
+            "when": format_span(booking.start, booking.end, zone),
+            "start_local": local_wall(booking.start, zone),
+            "start_utc": to_utc_iso(booking.start),
+            "duration_minutes": booking.duration or int((booking.end - booking.start).total_seconds() // 60),
+            "status": _STATUS_WORDS.get(booking.status, booking.status),
+            "with": hosts + others,
+        }
+        if booking.description:
+            view["reason"] = booking.description[:200]
+        if booking.meeting_link:
+            view["link"] = booking.meeting_link
+        if booking.is_recurring:
+            view["recurring"] = True
+        return view
+
+    # -- helpers for proposals -------------------------------------------------------------------------------------
+    def _duration(self, requested: int | None, event_type_id: int | None = None) -> tuple[int, dict | None]:
+        event_type = self.account.find_event_type(event_type_id) or self.account.event_type
+        allowed = event_type.allowed_lengths
+        if requested is None:
+            return event_type.length_in_minutes, None
+        if requested not in allowed:
+            words = ", ".join(str(n) for n in allowed)
+            return 0, _fail("invalid_duration", f"{requested} minutes is not offered for this kind of meeting; "
+                                                f"allowed: {words} minutes.", allowed_minutes=allowed)
+        return requested, None
+
+    async def _slots(self, start: datetime, end: datetime, zone: str, duration: int,
+                     event_type_id: int | None = None, reschedule_uid: str | None = None) -> list[Slot]:
+        event_type = self.account.find_event_type(event_type_id) or self.account.event_type
+        return await self.client.slots(
+            event_type.id, start, end, time_zone=zone,
+            duration=duration if event_type.has_multiple_lengths else None,
+            booking_uid_to_reschedule=reschedule_uid)
+
+    def _check_start(self, start: datetime, zone: str) -> dict[str, Any] | None:
+        now = self.clock()
+        if start <= now:
+            return _fail("invalid_time", f"{format_when(start, zone)} is in the past (it is now "
+                                         f"{format_when(now, zone)}). Ask for a time that is still ahead.")
+        if start > now + timedelta(days=366 * MAX_YEARS_AHEAD):
+            return _fail("invalid_time", f"{format_when(start, zone)} is more than {MAX_YEARS_AHEAD} years "
+                                         "ahead; calbot does not book that far out.")
+        return None
+
+    async def _slot_check(self, state: SessionState, start: datetime, duration: int, *,
+                          event_type_id: int | None = None,
+                          reschedule_uid: str | None = None) -> dict[str, Any] | None:
+        """None when `start` is a free slot; else a slot_unavailable result with the nearest free slots."""
+        zone = state.user.time_zone
+        day = local_date(start, zone)
+        window = local_days_range(day, day + timedelta(days=ALTERNATIVES_WINDOW_DAYS - 1), zone)
+        slots = await self._slots(max(window.start, self.clock()), window.end, zone, duration,
+                                  event_type_id, reschedule_uid)
+        if any(slot.start == start for slot in slots):
+            return None
+        return self._unavailable(state, start, slots)
+
+    def _unavailable(self, state: SessionState, start: datetime, slots: list[Slot]) -> dict[str, Any]:
+        zone = state.user.time_zone
+        day = local_date(start, zone)
+        same_day = sorted((s for s in slots if local_date(s.start, zone) == day),
+                          key=lambda s: abs((s.start - start).total_seconds()))[:3]
+        later = [s for s in slots if local_date(s.start, zone) > day]
+        chosen = sorted(same_day, key=lambda s: s.start) + later[: MAX_ALTERNATIVES - len(same_day)]
+        return _fail(
+            "slot_unavailable",
+            f"{format_when(start, zone)} is not free on the calendar.",
+            requested={"start_local": local_wall(start, zone), "start_utc": to_utc_iso(start)},
+            alternatives=[{"start": local_wall(s.start, zone), "when": format_when(s.start, zone)} for s in chosen],
+        )
+
+    async def _overlap_warnings(self, state: SessionState, start: datetime, end: datetime,
+                                ignore_uid: str | None = None) -> list[str]:
+        """Meetings the user already has that overlap [start, end)."""
+        if not state.user.email:
+            return []
+        bookings = await self.client.list_bookings(
+            attendee_email=None if self.is_owner(state) else state.user.email,
+            after_start=start - timedelta(days=1), before_end=end + timedelta(days=1))
+        zone = state.user.time_zone
+        warnings = []
+        for booking in bookings:
+            if (booking.uid == ignore_uid or booking.status in ("cancelled", "rejected")
+                    or not self._visible(state, booking)):
+                continue
+            if booking.start < end and booking.end > start:
+                state.remember_seen(booking.uid)
+                warnings.append(f"The user already has '{booking.title}' at "
+                                f"{format_span(booking.start, booking.end, zone)}, which overlaps.")
+        return warnings
+
+    def _open_proposal(self, state: SessionState, proposal: Proposal) -> dict[str, Any]:
+        state.proposal = proposal  # one open proposal at a time: a new one replaces the old
+        zone = proposal.time_zone
+        result: dict[str, Any] = {
+            "ok": True, "status": "awaiting_confirmation", "proposal_id": proposal.id, "action": proposal.action,
+            "summary": proposal.summary,
+            "start_local": local_wall(proposal.start, zone), "start_utc": to_utc_iso(proposal.start),
+            "duration_minutes": proposal.duration_minutes,
+            "next": "The user now sees Confirm and Discard buttons. Nothing has changed yet: do not say it is done.",
+        }
+        if proposal.warnings:
+            result["warnings"] = proposal.warnings
+        return result
+
+    async def _owned_booking(self, state: SessionState, uid: str) -> Booking | dict[str, Any]:
+        """The booking behind `uid` if this user may change it, else a result explaining why not."""
+        if uid not in state.seen_booking_uids:
+            return _fail("unknown_booking", f"No meeting with uid {uid!r} has been shown in this chat. Call "
+                                            "list_meetings to find the meeting, then use its uid.")
+        try:
+            data = await self.client.get_booking(uid)
+        except NotFoundError:
+            return _fail("unknown_booking", "That meeting no longer exists in the calendar. List the meetings "
+                                            "again.")
+        bookings = as_bookings(data)
+        booking = next((b for b in bookings if b.uid == uid), bookings[0] if bookings else None)
+        if booking is None:
+            return _fail("unknown_booking", "That meeting no longer exists in the calendar.")
+        refusal = self._may_act_on(state, booking)
+        if refusal:
+            return _fail("not_allowed", refusal)
+        if booking.status == "cancelled":
+            moved = f" It was moved; its new uid is {booking.rescheduled_to_uid}." if booking.rescheduled_to_uid \
+                else ""
+            if booking.rescheduled_to_uid:
+                state.remember_seen(booking.rescheduled_to_uid)
+            return _fail("already_cancelled", f"That meeting is already cancelled.{moved}")
+        if booking.status == "rejected":
+            return _fail("already_cancelled", "The host declined that meeting; there is nothing to change.")
+        if booking.end <= self.clock():
+            return _fail("in_the_past", "That meeting is already over, so it cannot be changed.")
+        return booking
+
+    # -- write proposals -------------------------------------------------------------------------------------------
+    async def _propose_booking(self, state: SessionState, args: BookMeetingArgs) -> dict[str, Any]:
+        zone = state.user.time_zone
+        start = parse_start(args.start or "", zone)
+        problem = self._check_start(start, zone)
+        if problem:
+            return problem
+        duration, problem = self._duration(args.duration_minutes)
+        if problem:
+            return problem
+        unavailable = await self._slot_check(state, start, duration)
+        if unavailable:
+            return unavailable
+        end = start + timedelta(minutes=duration)
+        warnings = await self._overlap_warnings(state, start, end)
+        guests = [g for g in (args.guests or []) if not same_email(g, state.user.email)]
+        event_type = self.account.event_type
+        summary = (f"Book a {duration}-minute {event_type.title or 'meeting'} on {format_span(start, end, zone)} "
+                   f"for {state.user.name} <{state.user.email}>, about: {args.reason}")
+        if guests:
+            summary += f"; guests: {', '.join(guests)}"
+        proposal = Proposal(
+            id=uuid.uuid4().hex[:12], action="book", created_at=self.clock(), time_zone=zone, summary=summary,
+            event_type_id=event_type.id, start=start, end=end, duration_minutes=duration, reason=args.reason,
+            attendee_name=state.user.name, attendee_email=state.user.email, guests=guests,
+            length_in_minutes=duration if event_type.has_multiple_lengths else None, warnings=warnings,
+        )
+        return self._open_proposal(state, proposal)
+
+    async def _propose_cancel(self, state: SessionState, args: CancelMeetingArgs) -> dict[str, Any]:
+        zone = state.user.time_zone
+        booking = await self._owned_booking(state, args.booking_uid or "")
+        if isinstance(booking, dict):
+            return booking
+        summary = f"Cancel '{booking.title}' on {format_span(booking.start, booking.end, zone)}"
+        if args.reason:
+            summary += f" (reason: {args.reason})"
+        if booking.is_recurring:
+            summary += "; only this occurrence is cancelled"
+        duration = int((booking.end - booking.start).total_seconds() // 60)
+        proposal = Proposal(
+            id=uuid.uuid4().hex[:12], action="cancel", created_at=self.clock(), time_zone=zone, summary=summary,
+            event_type_id=(booking.event_type.id if booking.event_type else booking.event_type_id)
+            or self.account.event_type.id,
+            start=booking.start, end=booking.end, duration_minutes=duration, reason=args.reason,
+            booking_uid=booking.uid, title=booking.title,
+        )
+        return self._open_proposal(state, proposal)
+
+    async def _propose_reschedule(self, state: SessionState, args: RescheduleMeetingArgs) -> dict[str, Any]:
+        zone = state.user.time_zone
+        new_start = parse_start(args.new_start or "", zone)
+        problem = self._check_start(new_start, zone)
+        if problem:
+            return problem
+        booking = await self._owned_booking(state, args.booking_uid or "")
+        if isinstance(booking, dict):
+            return booking
+        if new_start == booking.start:
+            return _fail("invalid_time", f"'{booking.title}' is already at {format_when(new_start, zone)}.")
+        event_type_id = (booking.event_type.id if booking.event_type else booking.event_type_id) \
+            or self.account.event_type.id
+        event_type = self.account.find_event_type(event_type_id) or self.account.event_type
+        # Cal.com gives the new booking the event type's default length, whatever the old one lasted.
+        duration = event_type.length_in_minutes
+        unavailable = await self._slot_check(state, new_start, duration, event_type_id=event_type_id,
+                                             reschedule_uid=booking.uid)
+        if unavailable:
+            return unavailable
+        new_end = new_start + timedelta(minutes=duration)
+        warnings = await self._overlap_warnings(state, new_start, new_end, ignore_uid=booking.uid)
+        old_duration = int((booking.end - booking.start).total_seconds() // 60)
+        if old_duration != duration:
+            warnings.append(f"The meeting now lasts {old_duration} minutes; after the move it will last "
+                            f"{duration} minutes (the event type's standard length).")
+        summary = (f"Move '{booking.title}' from {format_span(booking.start, booking.end, zone)} to "
+                   f"{format_span(new_start, new_end, zone)}")
+        if args.reason:
+            summary += f" (reason: {args.reason})"
+        proposal = Proposal(
+            id=uuid.uuid4().hex[:12], action="reschedule", created_at=self.clock(), time_zone=zone,
+            summary=summary, event_type_id=event_type_id, start=new_start, end=new_end, duration_minutes=duration,
+            reason=args.reason, booking_uid=booking.uid, title=booking.title, old_start=booking.start,
+            old_end=booking.end, warnings=warnings,
+        )
+        return self._open_proposal(state, proposal)
+
+    # -- confirm / discard -----------------------------------------------------------------------------------------
+    def discard(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
+        proposal = state.proposal
+        if proposal is None or proposal.id != proposal_id:
+            return {"ok": False, "status": "no_proposal",
+                    "message": "That proposal is no longer open; nothing was changed."}
+        if proposal.status == "executing":
+            return {"ok": False, "status": "in_progress", "message": "That change is already being made."}
+        state.proposal = None
+        state.clear_pending()
+        outcome = {"ok": True, "status": "discarded", "message": "Discarded: nothing was changed."}
+        state.record_outcome(proposal_id, outcome)
+        return outcome
+
+    async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
+        """Execute the stored proposal exactly as stored, at most once (a second click gets the first outcome)."""
+        if proposal_id in state.finished_proposals:
+            return {**state.finished_proposals[proposal_id], "repeated": True}
+        proposal = state.proposal
+        if proposal is None or proposal.id != proposal_id:
+            return {"ok": False, "status": "no_proposal",
+                    "message": "That proposal is no longer open (it was replaced or discarded); nothing was changed."}
+        if proposal.status == "executing":
+            return {"ok": False, "status": "in_progress", "message": "That change is already being made."}
+        proposal.status = "executing"  # set before the first await: a concurrent second click stops above
+        try:
+            outcome = await self._execute(state, proposal)
+        except SlotUnavailableError as exc:
+            outcome = await self._gone_at_confirm(state, proposal, exc)
+        except CalcomError as exc:
+            outcome = {"ok": False, "status": "failed", "message": explain(exc, write=proposal.action)}
+        except Exception:  # the proposal must not stay stuck in "executing"
+            log.exception("confirm failed")
+            outcome = {"ok": False, "status": "failed",
+                       "message": "Something went wrong on calbot's side; nothing was changed."}
+        state.proposal = None
+        state.clear_pending()
+        state.record_outcome(proposal_id, outcome)
+        return outcome
+
+    async def _gone_at_confirm(self, state: SessionState, proposal: Proposal,
+                               exc: SlotUnavailableError) -> dict[str, Any]:
+        outcome: dict[str, Any] = {"ok": False, "status": "slot_unavailable",
+                                   "message": f"{explain(exc)} Nothing was changed."}
+        try:
+            check = await self._slot_check(state, proposal.start, proposal.duration_minutes,
+                                           event_type_id=proposal.event_type_id,
+                                           reschedule_uid=proposal.booking_uid
+                                           if proposal.action == "reschedule" else None)
+        except CalcomError:
+            check = None
+        if check:
+            outcome["alternatives"] = check["alternatives"]
+        return outcome
+
+    async def _execute(self, state: SessionState, proposal: Proposal) -> dict[str, Any]:
+        zone = state.user.time_zone
+        if proposal.action == "book":
+            if proposal.start <= self.clock():
+                return {"ok": False, "status": "failed",
+                        "message": "That time has passed while waiting for Confirm; nothing was booked."}
+            request = CreateBookingRequest(
+                start=proposal.start, event_type_id=proposal.event_type_id,
+                attendee=NewAttendee(name=proposal.attendee_name or "", email=proposal.attendee_email or "",
+                                     time_zone=proposal.time_zone),
+                guests=proposal.guests or None, length_in_minutes=proposal.length_in_minutes,
+                booking_fields_responses={"notes": proposal.reason} if proposal.reason else None,
+                metadata={"source": "calbot", "calbot_proposal": proposal.id},
+            )
+            booking = as_bookings(await self.client.create_booking(request))[0]
+            state.remember_made(booking.uid)
+            return self._done(state, "book", booking, zone)
+
+        # cancel / reschedule: ownership again, on the booking as it is now
+        booking = await self._owned_booking(state, proposal.booking_uid or "")
+        if isinstance(booking, dict):
+            return {"ok": False, "status": booking["status"], "message": f"{booking['error']} Nothing was changed."}
+        if proposal.action == "cancel":
+            result = as_bookings(await self.client.cancel_booking(booking.uid, proposal.reason))
+            cancelled = next((b for b in result if b.uid == booking.uid), result[0])
+            return self._done(state, "cancel", cancelled, zone)
+
+        rescheduled_by = self.account.owner_email if self.is_owner(state) else state.user.email
+        request = RescheduleRequest(start=proposal.start, rescheduled_by=rescheduled_by,
+                                    rescheduling_reason=proposal.reason)
+        new = as_bookings(await self.client.reschedule_booking(booking.uid, request))[0]
+        if booking.uid in state.made_booking_uids:
+            state.remember_made(new.uid)
+        else:
+            state.remember_seen(new.uid)
+        return self._done(state, "reschedule", new, zone, old_uid=booking.uid)
+
+    def _done(self, state: SessionState, action: str, booking: Booking, zone: str,
+              old_uid: str | None = None) -> dict[str, Any]:
+        when = format_span(booking.start, booking.end, zone)
+        if action == "cancel":
+            message = f"Cancelled '{booking.title}' on {when}."
+            status = "cancelled"
+        elif booking.status == "pending":
+            verb = "Requested" if action == "book" else "Requested the move of"
+            message = f"{verb} '{booking.title}' for {when}. It is awaiting the host's confirmation."
+            status = "awaiting_host"
+        else:
+            message = f"{'Booked' if action == 'book' else 'Moved'} '{booking.title}' to {when}."
+            status = "booked" if action == "book" else "rescheduled"
+        if booking.meeting_link and action != "cancel":
+            message += f" Join link: {booking.meeting_link}"
+        outcome: dict[str, Any] = {"ok": True, "status": status, "message": message,
+                                   "booking": self._view(state, booking)}
+        if old_uid:
+            outcome["old_uid"] = old_uid
+        return outcome

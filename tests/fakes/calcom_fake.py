@@ -1,0 +1,291 @@
+"""A small stateful Cal.com v2 behind respx, for executor tests.
+
+It keeps bookings in memory and answers the endpoints calbot uses with Cal.com's shapes, status codes and messages
+(API-NOTES §2–§10): availability from a Mon–Fri 09:00–17:00 host schedule, taken slots, past starts, cancel twice,
+reschedule creating a new uid. Every request it receives is recorded in `requests` so tests can assert exactly which
+writes reached the calendar. Tests that need a failure queue one with `fail_next`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import respx
+
+BASE_URL = "https://api.cal.com/v2"
+API_KEY = "cal_test_fakekey123"
+SLOT_TAKEN = "User either already has booking at this time or is not available"
+
+
+def iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass
+class Fault:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    code: str
+    message: str
+    exception: Exception | None = None
+
+
+@dataclass
+class FakeCalcom:
+    now: datetime
+    host_email: str = "host@example.com"
+    host_name: str = "Hana Host"
+    host_zone: str = "Europe/London"
+    event_types: list[dict[str, Any]] = field(default_factory=list)
+    bookings: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    work_hours: tuple[int, int] = (9, 17)
+    work_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    latency: float = 0.0  # seconds each answer takes (lets concurrent calls interleave)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        if not self.event_types:
+            self.event_types = [
+                {"id": 1001, "slug": "30min", "title": "30 Min Meeting", "lengthInMinutes": 30},
+                {"id": 1002, "slug": "60min", "title": "60 Min Meeting", "lengthInMinutes": 60},
+            ]
+
+    # -- test helpers ----------------------------------------------------------------------------------------------
+    def add_booking(self, start: datetime, *, attendee_email: str, attendee_name: str = "Someone",
+                    event_type_id: int = 1001, status: str = "accepted", minutes: int | None = None,
+                    uid: str | None = None, title: str | None = None, **extra: Any) -> dict[str, Any]:
+        event_type = self._event_type(event_type_id)
+        minutes = minutes or event_type["lengthInMinutes"]
+        number = next(self._ids)
+        booking = {
+            "id": number, "uid": uid or f"bk{number:04d}x", "title": title or f"{event_type['title']} between "
+            f"{self.host_name} and {attendee_name}", "description": extra.pop("description", ""),
+            "hosts": [{"id": 1, "name": self.host_name, "email": self.host_email, "displayEmail": self.host_email,
+                       "username": "hana", "timeZone": self.host_zone}],
+            "status": status, "start": iso(start), "end": iso(start + timedelta(minutes=minutes)),
+            "duration": minutes, "eventTypeId": event_type_id,
+            "eventType": {"id": event_type_id, "slug": event_type["slug"]},
+            "location": "https://app.cal.com/video/" + (uid or f"bk{number:04d}x"), "absentHost": False,
+            "createdAt": iso(self.now), "updatedAt": iso(self.now),
+            "attendees": [{"name": attendee_name, "email": attendee_email, "displayEmail": attendee_email,
+                           "timeZone": "UTC", "absent": False, "language": "en"}],
+            "guests": extra.pop("guests", []), "bookingFieldsResponses": {}, "metadata": extra.pop("metadata", {}),
+            **extra,
+        }
+        self.bookings.append(booking)
+        return booking
+
+    def fail_next(self, method: str, path: str, status: int = 500, code: str = "INTERNAL_SERVER_ERROR",
+                  message: str = "Internal server error.", exception: Exception | None = None) -> None:
+        self.faults.append(Fault(method, re.compile(path), status, code, message, exception))
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(r.method, r.url.path) for r in self.requests if r.method != "GET"]
+
+    def booking(self, uid: str) -> dict[str, Any]:
+        return next(b for b in self.bookings if b["uid"] == uid)
+
+    def active(self) -> list[dict[str, Any]]:
+        return [b for b in self.bookings if b["status"] in ("accepted", "pending")]
+
+    # -- plumbing --------------------------------------------------------------------------------------------------
+    def install(self, router: respx.MockRouter) -> None:
+        router.route(url__startswith=BASE_URL).mock(side_effect=self._handle_async)
+
+    async def _handle_async(self, request: httpx.Request) -> httpx.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return self.handle(request)
+
+    def _event_type(self, event_type_id: int) -> dict[str, Any]:
+        return next(e for e in self.event_types if e["id"] == event_type_id)
+
+    def _ok(self, data: Any, status: int = 200, **extra: Any) -> httpx.Response:
+        return httpx.Response(status, json={"status": "success", "data": data, **extra})
+
+    def _error(self, request: httpx.Request, status: int, code: str, message: str) -> httpx.Response:
+        return httpx.Response(status, headers={"X-Request-Id": "req-test"}, json={
+            "status": "error", "timestamp": iso(self.now), "path": request.url.path,
+            "error": {"code": code, "message": message, "details": {"message": message, "statusCode": status}}})
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        for fault in list(self.faults):
+            if fault.method == request.method and fault.path.search(request.url.path):
+                self.faults.remove(fault)
+                if fault.exception is not None:
+                    raise fault.exception
+                return self._error(request, fault.status, fault.code, fault.message)
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return self._error(request, 401, "UnauthorizedException", "Invalid API Key")
+        path = request.url.path.removeprefix("/v2")
+        version = request.headers.get("cal-api-version")
+        routes = [
+            ("GET", r"^/me$", None, self._me),
+            ("GET", r"^/event-types$", "2024-06-14", self._event_types),
+            ("GET", r"^/slots$", "2024-09-04", self._slots),
+            ("GET", r"^/bookings$", "2024-08-13", self._list),
+            ("POST", r"^/bookings$", "2024-08-13", self._create),
+            ("GET", r"^/bookings/([\w-]+)$", "2024-08-13", self._get),
+            ("POST", r"^/bookings/([\w-]+)/cancel$", "2024-08-13", self._cancel),
+            ("POST", r"^/bookings/([\w-]+)/reschedule$", "2024-08-13", self._reschedule),
+        ]
+        for method, pattern, wanted_version, handler in routes:
+            match = re.match(pattern, path)
+            if match and method == request.method:
+                if wanted_version and version != wanted_version:
+                    return self._error(request, 404, "NotFoundException", f"Cannot {method} {request.url.path}")
+                return handler(request, *match.groups())
+        return self._error(request, 404, "NotFoundException", f"Cannot {request.method} {request.url.path}")
+
+    # -- endpoints -------------------------------------------------------------------------------------------------
+    def _me(self, request: httpx.Request) -> httpx.Response:
+        return self._ok({"id": 1, "username": "hana", "email": self.host_email, "name": self.host_name,
+                         "avatarUrl": None, "bio": None, "timeFormat": 24, "defaultScheduleId": 1,
+                         "weekStart": "Monday", "timeZone": self.host_zone, "organizationId": None})
+
+    def _event_types(self, request: httpx.Request) -> httpx.Response:
+        return self._ok(self.event_types)
+
+    def _free(self, start: datetime, end: datetime, minutes: int, ignore_uid: str | None = None) -> bool:
+        zone = ZoneInfo(self.host_zone)
+        local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+        if local_start.weekday() not in self.work_days or local_start.date() != (local_end - timedelta(
+                microseconds=1)).date():
+            return False
+        opens = datetime.combine(local_start.date(), time(self.work_hours[0]), tzinfo=zone)
+        closes = datetime.combine(local_start.date(), time(self.work_hours[1]), tzinfo=zone)
+        if local_start < opens or local_end > closes or start < self.now:
+            return False
+        return not any(parse(b["start"]) < end and parse(b["end"]) > start
+                       for b in self.active() if b["uid"] != ignore_uid
+                       and any(h["email"] == self.host_email for h in b["hosts"]))
+
+    def _slots(self, request: httpx.Request) -> httpx.Response:
+        q = request.url.params
+        event_type = self._event_type(int(q["eventTypeId"]))
+        minutes = int(q.get("duration") or event_type["lengthInMinutes"])
+        zone = ZoneInfo(q.get("timeZone") or "UTC")
+        start, end = parse(q["start"]), parse(q["end"])
+        cursor = start.replace(minute=0, second=0, microsecond=0)
+        data: dict[str, list[dict[str, str]]] = {}
+        while cursor <= end:
+            slot_end = cursor + timedelta(minutes=minutes)
+            if cursor >= start and self._free(cursor, slot_end, minutes, q.get("bookingUidToReschedule")):
+                local = cursor.astimezone(zone)
+                item = {"start": local.isoformat(timespec="milliseconds")}
+                if q.get("format") == "range":
+                    item["end"] = slot_end.astimezone(zone).isoformat(timespec="milliseconds")
+                data.setdefault(local.date().isoformat(), []).append(item)
+            cursor += timedelta(minutes=minutes)
+        return self._ok(data)
+
+    def _list(self, request: httpx.Request) -> httpx.Response:
+        q = request.url.params
+        items = list(self.bookings)
+        status = q.get("status")
+        if status == "upcoming":
+            items = [b for b in items if parse(b["end"]) >= self.now and b["status"] in ("accepted", "pending")]
+        elif status == "past":
+            items = [b for b in items if parse(b["end"]) < self.now and b["status"] != "cancelled"]
+        elif status == "cancelled":
+            items = [b for b in items if b["status"] in ("cancelled", "rejected")]
+        if q.get("attendeeEmail"):
+            items = [b for b in items if any(a["email"].lower() == q["attendeeEmail"].lower()
+                                             for a in b["attendees"])]
+        if q.get("afterStart"):
+            items = [b for b in items if parse(b["start"]) >= parse(q["afterStart"])]
+        if q.get("beforeEnd"):
+            items = [b for b in items if parse(b["end"]) <= parse(q["beforeEnd"])]
+        items.sort(key=lambda b: b["start"], reverse=q.get("sortStart") == "desc")
+        take, skip = int(q.get("take", 100)), int(q.get("skip", 0))
+        page = items[skip: skip + take]
+        total = len(items)
+        return self._ok(page, pagination={
+            "totalItems": total, "remainingItems": max(0, total - skip - len(page)), "returnedItems": len(page),
+            "itemsPerPage": take, "currentPage": skip // take + 1, "totalPages": -(-total // take),
+            "hasNextPage": skip + len(page) < total, "hasPreviousPage": skip > 0})
+
+    def _get(self, request: httpx.Request, uid: str) -> httpx.Response:
+        booking = next((b for b in self.bookings if b["uid"] == uid), None)
+        if booking is None:
+            return self._error(request, 404, "NotFoundException",
+                               f"Booking with uid={uid} was not found in the database")
+        return self._ok(booking)
+
+    def _create(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        start = parse(body["start"])
+        event_type = self._event_type(body["eventTypeId"])
+        minutes = body.get("lengthInMinutes") or event_type["lengthInMinutes"]
+        if start < self.now:
+            return self._error(request, 400, "BadRequestException", "Attempting to book a meeting in the past.")
+        if not self._free(start, start + timedelta(minutes=minutes), minutes):
+            return self._error(request, 400, "BadRequestException", SLOT_TAKEN)
+        attendee = body["attendee"]
+        booking = self.add_booking(
+            start, attendee_email=attendee["email"], attendee_name=attendee["name"],
+            event_type_id=body["eventTypeId"], minutes=minutes, guests=body.get("guests", []),
+            description=(body.get("bookingFieldsResponses") or {}).get("notes", ""),
+            metadata=body.get("metadata", {}))
+        booking["attendees"][0]["timeZone"] = attendee["timeZone"]
+        return self._ok(booking, 201)
+
+    def _cancel(self, request: httpx.Request, uid: str) -> httpx.Response:
+        booking = next((b for b in self.bookings if b["uid"] == uid), None)
+        if booking is None:
+            return self._error(request, 404, "NotFoundException",
+                               f"Booking with uid={uid} was not found in the database")
+        if booking["status"] == "cancelled":
+            return self._error(request, 400, "BadRequestException",
+                               f"Can't cancel booking with uid={uid} because it has been cancelled already. "
+                               "Please provide uid of a booking that is not cancelled.")
+        body = json.loads(request.content)
+        booking["status"] = "cancelled"
+        if body.get("cancellationReason"):
+            booking["cancellationReason"] = body["cancellationReason"]
+        return self._ok(booking)
+
+    def _reschedule(self, request: httpx.Request, uid: str) -> httpx.Response:
+        old = next((b for b in self.bookings if b["uid"] == uid), None)
+        if old is None:
+            return self._error(request, 404, "NotFoundException",
+                               f"Booking with uid={uid} was not found in the database")
+        if old["status"] == "cancelled":
+            return self._error(request, 400, "BadRequestException",
+                               f"Can't reschedule booking with uid={uid} because it has been cancelled. Please "
+                               "provide uid of a booking that is not cancelled.")
+        body = json.loads(request.content)
+        start = parse(body["start"])
+        event_type = self._event_type(old["eventType"]["id"])
+        minutes = event_type["lengthInMinutes"]
+        if start < self.now:
+            return self._error(request, 400, "BadRequestException", "Attempting to book a meeting in the past.")
+        if not self._free(start, start + timedelta(minutes=minutes), minutes, ignore_uid=uid):
+            return self._error(request, 400, "BadRequestException", SLOT_TAKEN)
+        attendee = old["attendees"][0]
+        new = self.add_booking(start, attendee_email=attendee["email"], attendee_name=attendee["name"],
+                               event_type_id=event_type["id"], minutes=minutes, guests=old["guests"],
+                               description=old["description"], rescheduledFromUid=uid)
+        old["status"] = "cancelled"
+        old["rescheduledToUid"] = new["uid"]
+        return self._ok(new, 201)
+
+
+def at(day: date, hh: int, mm: int = 0, zone: str = "Europe/London") -> datetime:
+    return datetime.combine(day, time(hh, mm), tzinfo=ZoneInfo(zone)).astimezone(UTC)
