@@ -18,6 +18,8 @@ check openapi-core cannot make; see API-NOTES.md):
   With oneOf, correct payloads would fail with "is valid under each of"; anyOf still requires one variant to fit.
 * GET /v2/bookings `status` is read as a comma list (style form, explode false): the spec's own example is
   `?status=upcoming,past` and API-NOTES §4 says "comma list". A single value (status=upcoming) passes either way.
+* `{"nullable": true, "allOf": [X]}` without a `type` (EventTypeOutput.recurrence) accepts null: OpenAPI 3.0
+  validators ignore `nullable` there, but Cal.com returns `"recurrence": null` for every non-recurring type.
 * `cal-api-version` must be present and equal to the version the operation documents ("Must be set to ..."):
   openapi-core would silently fall back to the schema default, which is exactly the server behaviour (routing to
   legacy controllers) we need to catch. Operations that declare no version (/v2/me) accept any valid version.
@@ -226,7 +228,10 @@ def _branch_name(schema: Any, keyword: str, index: int) -> str:
 
 def _schema_error_lines(error: Any, depth: int) -> list[str]:
     pad = "  " * depth
-    lines = [f"{pad}- at {_json_path(getattr(error, 'absolute_path', ()))}: {_short(getattr(error, 'message', error))}"]
+    message = getattr(error, "message", str(error))
+    if getattr(error, "validator", None) in ("anyOf", "oneOf"):
+        message = f"matches none of the {len(getattr(error, 'validator_value', []) or [])} documented variants"
+    lines = [f"{pad}- at {_json_path(getattr(error, 'absolute_path', ()))}: {_short(message)}"]
     context = list(getattr(error, "context", None) or [])
     if context:
         keyword = getattr(error, "validator", "")
