@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     @classmethod
     def _model_name(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
-            raise ValueError("empty")
+            return DEFAULT_OPENAI_MODEL  # blank counts as unset, like every other variable
         return value.strip() if isinstance(value, str) else value
 
     @field_validator("openai_base_url")

@@ -54,8 +54,8 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE), s) f
      "That meeting length is not offered by this event type. Use one of its allowed lengths."),
     (r"missing required booking field response",
      "This event type asks a required question calbot cannot answer yet. Book it on the Cal.com page instead."),
-    (r"phone number", "This event type needs a phone number, which calbot cannot provide yet."),
     (r"at least one contact method", "An email address is needed to book."),
+    (r"phone number", "This event type needs a phone number, which calbot cannot provide yet."),
     (r"seatuid", "This is a seated event; calbot cannot change single seats yet. Use the Cal.com page."),
     (r"trying to create a record that already exists|booking_conflict_error",
      "Someone else booked that time at the same moment. Pick another of the free times."),
@@ -66,7 +66,8 @@ def _when(seconds: float | None) -> str:
     if seconds is None or seconds <= 0:
         return "in a minute"
     if seconds < 90:
-        return f"in {math.ceil(seconds)} seconds"
+        n = math.ceil(seconds)
+        return f"in {n} second{'s' if n != 1 else ''}"
     return f"in {math.ceil(seconds / 60)} minutes"
 
 
@@ -105,7 +106,7 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
             return "Cal.com reported a conflict with another change made at the same time. Please try again."
         if exc.status == 200:
             return "Cal.com answered in a form calbot does not understand; nothing was changed."
-        return f"Cal.com refused the request ({exc.code}); nothing was changed."
+        return f"Cal.com refused the request (HTTP {exc.status}); nothing was changed."
     if isinstance(exc, CalcomError):
         return "Something went wrong talking to Cal.com; nothing was changed. Please try again."
     return "Something went wrong on calbot's side; nothing was changed. Please try again."

@@ -94,8 +94,8 @@ def localize(wall: datetime, tz: str | tzinfo) -> datetime:
         options = [first.astimezone(UTC), second.astimezone(UTC)]
         raise AmbiguousLocalTimeError(
             f"{wall:%H:%M} on {_day(wall)} happens twice in {zone_name(zone)} because the clocks go back "
-            f"that night: first at {first.tzname()} ({_short_offset(first)}), then at {second.tzname()} "
-            f"({_short_offset(second)}). Ask which one is meant and give it with its offset, for example "
+            f"that night: first at {_abbreviation(first)} ({_short_offset(first)}), then at "
+            f"{_abbreviation(second)} ({_short_offset(second)}). Ask which one is meant and give it with its offset, for example "
             f"{first.strftime('%Y-%m-%dT%H:%M')}{first.strftime('%z')[:3]}:{first.strftime('%z')[3:]}.",
             options)
     return first
@@ -106,19 +106,20 @@ def parse_start(text: str, tz: str | tzinfo) -> datetime:
     value = (text or "").strip()
     if _OFFSET_RE.match(value):
         try:
-            parsed = datetime.fromisoformat(value.replace("z", "Z"))
-        except ValueError:
+            return datetime.fromisoformat(value.replace("z", "Z")).astimezone(UTC)
+        except (ValueError, OverflowError):
             raise TimeInputError(f"The time {value!r} does not exist in the calendar.") from None
-        return parsed.astimezone(UTC)
     match = _LOCAL_RE.match(value)
     if not match:
         raise TimeInputError(f"The time {value!r} is not in the form YYYY-MM-DDTHH:MM (for example "
                              "2026-11-24T15:00, in the user's time zone).")
     try:
         wall = datetime(*(int(g) for g in match.groups()[:5]), int(match[6] or 0))
-    except ValueError:
+        return localize(wall, tz).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, TimeInputError):
+            raise
         raise TimeInputError(f"The time {value!r} does not exist in the calendar.") from None
-    return localize(wall, tz).astimezone(UTC)
 
 
 def start_of_day(day: date, tz: str | tzinfo) -> datetime:
