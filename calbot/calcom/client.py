@@ -73,15 +73,22 @@ def _error_message(payload: Any, fallback: str) -> tuple[str, str, Any]:
 
 
 def _reset_seconds(headers: httpx.Headers) -> float | None:
-    """The smallest X-RateLimit-Reset-<name> value: seconds until the window reopens (API-NOTES §11)."""
-    values = []
+    """Seconds until a retry can succeed (API-NOTES §11): the X-RateLimit-Reset-<name> of the limit whose
+    X-RateLimit-Remaining-<name> is 0, or the longest reset when none says so."""
+    resets: dict[str, float] = {}
+    exhausted: set[str] = set()
     for name, value in headers.items():
-        if name.lower().startswith("x-ratelimit-reset"):
-            try:
-                values.append(float(value))
-            except ValueError:
-                continue
-    return min(values) if values else None
+        lowered = name.lower()
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if lowered.startswith("x-ratelimit-reset"):
+            resets[lowered.removeprefix("x-ratelimit-reset")] = number
+        elif lowered.startswith("x-ratelimit-remaining") and number <= 0:
+            exhausted.add(lowered.removeprefix("x-ratelimit-remaining"))
+    chosen = [seconds for suffix, seconds in resets.items() if suffix in exhausted] or list(resets.values())
+    return max(chosen) if chosen else None
 
 
 class CalcomClient:

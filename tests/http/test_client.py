@@ -699,9 +699,6 @@ async def test_rate_limited_without_reset_header_has_no_retry_after(calcom_mock,
     assert info.value.retry_after is None
 
 
-@pytest.mark.xfail(reason="BUG: client.py _reset_seconds takes the smallest X-RateLimit-Reset-* value, which can "
-                          "belong to a limit that is not exhausted; the exhausted limit's reset (Remaining 0) or "
-                          "the largest value is when a retry can succeed", strict=True)
 async def test_rate_limited_uses_the_reset_of_the_exhausted_limit(calcom_mock, client):
     calcom_mock.get("/bookings").mock(return_value=error_response(
         429, "ThrottlerException", "CustomThrottlerGuard - Too many requests. Please try again later.",
