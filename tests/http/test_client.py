@@ -710,6 +710,15 @@ async def test_rate_limited_uses_the_reset_of_the_exhausted_limit(calcom_mock, c
     assert info.value.retry_after == 42
 
 
+async def test_rate_limited_without_remaining_headers_waits_for_the_longest_reset(calcom_mock, client):
+    calcom_mock.get("/bookings").mock(return_value=error_response(
+        429, "ThrottlerException", "Too many requests",
+        headers={"X-RateLimit-Reset-Burst": "3", "X-RateLimit-Reset-Default": "42", "X-RateLimit-Reset-Odd": "soon"}))
+    with pytest.raises(RateLimitedError) as info:
+        await client.list_bookings()
+    assert info.value.retry_after == 42
+
+
 async def test_server_error_envelope(calcom_mock, client):
     calcom_mock.get("/event-types").mock(return_value=error_response(500, "INTERNAL_SERVER_ERROR",
                                                                      "Internal server error.", "/v2/event-types"))
