@@ -483,6 +483,13 @@ class Executor:
             return _fail("in_the_past", "That meeting is already over, so it cannot be changed.")
         return booking
 
+    def _seat(self, state: SessionState, booking: Booking) -> str | None:
+        """The user's own seat in a seated booking (Cal.com changes seats one at a time)."""
+        if not booking.is_seated or self.is_owner(state):
+            return None
+        email = (state.user.email or "").lower()
+        return next((a.seat_uid for a in booking.attendees if a.email.lower() == email and a.seat_uid), None)
+
     # -- write proposals -------------------------------------------------------------------------------------------
     async def _propose_booking(self, state: SessionState, args: BookMeetingArgs) -> dict[str, Any]:
         zone = state.user.time_zone
@@ -517,18 +524,23 @@ class Executor:
         booking = await self._owned_booking(state, args.booking_uid or "")
         if isinstance(booking, dict):
             return booking
+        seat = self._seat(state, booking)
         summary = f"Cancel '{booking.title}' on {format_span(booking.start, booking.end, zone)}"
         if args.reason:
             summary += f" (reason: {args.reason})"
         if booking.is_recurring:
             summary += "; only this occurrence is cancelled"
+        if seat:
+            summary += "; only your seat is cancelled, the others keep theirs"
+        elif booking.is_seated:
+            summary += f"; this cancels it for all {len(booking.attendees)} attendees"
         duration = int((booking.end - booking.start).total_seconds() // 60)
         proposal = Proposal(
             id=uuid.uuid4().hex[:12], action="cancel", created_at=self.clock(), time_zone=zone, summary=summary,
             event_type_id=(booking.event_type.id if booking.event_type else booking.event_type_id)
             or self.account.event_type.id,
             start=booking.start, end=booking.end, duration_minutes=duration, reason=args.reason,
-            booking_uid=booking.uid, title=booking.title,
+            booking_uid=booking.uid, title=booking.title, seat_uid=seat,
         )
         return self._open_proposal(state, proposal)
 
@@ -541,6 +553,10 @@ class Executor:
         booking = await self._owned_booking(state, args.booking_uid or "")
         if isinstance(booking, dict):
             return booking
+        seat = self._seat(state, booking)
+        if booking.is_seated and not seat:
+            return _fail("not_supported", "This is a seated event with several attendees; move it on the Cal.com "
+                                          "page, where each attendee's seat can be handled.")
         if new_start == booking.start:
             return _fail("invalid_time", f"'{booking.title}' is already at {format_when(new_start, zone)}.")
         event_type_id = (booking.event_type.id if booking.event_type else booking.event_type_id) \
@@ -566,7 +582,7 @@ class Executor:
             id=uuid.uuid4().hex[:12], action="reschedule", created_at=self.clock(), time_zone=zone,
             summary=summary, event_type_id=event_type_id, start=new_start, end=new_end, duration_minutes=duration,
             reason=args.reason, booking_uid=booking.uid, title=booking.title, old_start=booking.start,
-            old_end=booking.end, warnings=warnings,
+            old_end=booking.end, warnings=warnings, seat_uid=seat,
         )
         return self._open_proposal(state, proposal)
 
@@ -648,13 +664,14 @@ class Executor:
         if isinstance(booking, dict):
             return {"ok": False, "status": booking["status"], "message": f"{booking['error']} Nothing was changed."}
         if proposal.action == "cancel":
-            result = as_bookings(await self.client.cancel_booking(booking.uid, proposal.reason))
+            result = as_bookings(await self.client.cancel_booking(booking.uid, proposal.reason,
+                                                                  seat_uid=proposal.seat_uid))
             cancelled = next((b for b in result if b.uid == booking.uid), result[0])
             return self._done(state, "cancel", cancelled, zone)
 
         rescheduled_by = self.account.owner_email if self.is_owner(state) else state.user.email
-        request = RescheduleRequest(start=proposal.start, rescheduled_by=rescheduled_by,
-                                    rescheduling_reason=proposal.reason)
+        request = RescheduleRequest(start=proposal.start, rescheduled_by=rescheduled_by, seat_uid=proposal.seat_uid,
+                                    rescheduling_reason=None if proposal.seat_uid else proposal.reason)
         new = as_bookings(await self.client.reschedule_booking(booking.uid, request))[0]
         if booking.uid in state.made_booking_uids:
             state.remember_made(new.uid)

@@ -40,6 +40,7 @@ class Proposal(BaseModel):
     duration_minutes: int
     reason: str | None = None
     booking_uid: str | None = None  # cancel / reschedule: the booking to change
+    seat_uid: str | None = None  # seated bookings: the user's own seat (only it is changed)
     title: str | None = None  # cancel / reschedule: the existing meeting's title
     old_start: datetime | None = None  # reschedule: where it is now
     old_end: datetime | None = None

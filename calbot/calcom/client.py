@@ -100,6 +100,7 @@ class CalcomClient:
         if not api_key:
             raise ValueError("a Cal.com API key is required")
         self._write_timeout = write_timeout
+        self._api_key = api_key
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             timeout=timeout,
@@ -133,10 +134,10 @@ class CalcomClient:
                                                 headers=headers, timeout=timeout)
         except httpx.TimeoutException as exc:
             raise CalcomTimeoutError(f"Cal.com did not answer {method} /{path} in time ({type(exc).__name__})",
-                                     method=method, path=path) from None
+                                     method=method, path=f"/{path}") from None
         except httpx.HTTPError as exc:
             raise CalcomNetworkError(f"could not reach Cal.com for {method} /{path} ({type(exc).__name__})",
-                                     method=method, path=path) from None
+                                     method=method, path=f"/{path}") from None
         request_id = response.headers.get("x-request-id")
         try:
             payload = response.json()
@@ -144,10 +145,12 @@ class CalcomClient:
             payload = None
         if response.is_success and isinstance(payload, dict) and payload.get("status") == "success":
             return payload.get("data"), payload
-        if response.is_success:
+        if response.is_success or response.is_redirect:
+            # A redirect or a 2xx page that is not Cal.com's envelope: usually CAL_API_BASE_URL points elsewhere.
             raise CalcomNetworkError(f"Cal.com answered {method} /{path} with something that is not its JSON "
-                                     f"envelope (HTTP {response.status_code})", method=method, path=path)
+                                     f"envelope (HTTP {response.status_code})", method=method, path=f"/{path}")
         code, message, details = _error_message(payload, response.reason_phrase or f"HTTP {response.status_code}")
+        message = message.replace(self._api_key, "[redacted]")  # never echo the key, whatever a proxy sends back
         cls = error_class_for(response.status_code, message)
         log.warning("Cal.com %s /%s -> %s %s (request id %s)", method, path, response.status_code, code, request_id)
         kwargs: dict[str, Any] = dict(path=f"/{path}", method=method, request_id=request_id, details=details)
@@ -223,8 +226,8 @@ class CalcomClient:
         data, _ = await self._request("POST", "bookings", version=BOOKINGS_VERSION, json=request.to_body())
         return self._parse(_booking_data, data, "a booking")
 
-    async def cancel_booking(self, uid: str, reason: str | None = None) -> BookingData:
-        body = CancelRequest(cancellation_reason=reason).to_body()  # {} at least: the body is required
+    async def cancel_booking(self, uid: str, reason: str | None = None, *, seat_uid: str | None = None) -> BookingData:
+        body = CancelRequest(cancellation_reason=reason, seat_uid=seat_uid).to_body()  # {} at least: it is required
         data, _ = await self._request("POST", f"bookings/{_uid(uid)}/cancel", version=BOOKINGS_VERSION, json=body)
         return self._parse(_booking_data, data, "a booking")
 

@@ -206,6 +206,7 @@ class CreateBookingRequest(_Request):
 
 class RescheduleRequest(_Request):
     start: datetime
+    seat_uid: str | None = Field(default=None, alias="seatUid")  # seated bookings: the seat being moved
     rescheduled_by: str | None = Field(default=None, alias="rescheduledBy")
     rescheduling_reason: str | None = Field(default=None, alias="reschedulingReason")
 
@@ -216,3 +217,4 @@ class RescheduleRequest(_Request):
 
 class CancelRequest(_Request):
     cancellation_reason: str | None = Field(default=None, alias="cancellationReason")
+    seat_uid: str | None = Field(default=None, alias="seatUid")  # seated bookings: cancel only this seat

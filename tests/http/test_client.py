@@ -1004,3 +1004,18 @@ async def test_calcom_mock_fails_off_spec_traffic_while_it_is_sent(calcom_mock):
             await raw.get("/schedules", headers=HEADERS)
     assert len(calcom_mock.spec_failures) == 3
     calcom_mock.spec_failures.clear()  # otherwise the fixture fails this test at teardown, as it should
+
+
+async def test_redirect_is_not_mistaken_for_a_bad_request(calcom_mock, client):
+    calcom_mock.get("/me").respond(301, headers={"Location": "https://elsewhere.example/v2/me"})
+    with pytest.raises(CalcomNetworkError) as info:
+        await client.me()
+    assert type(info.value) is CalcomNetworkError and "301" in str(info.value)
+
+
+async def test_the_key_is_redacted_from_echoed_error_text(calcom_mock, client):
+    calcom_mock.get("/event-types").mock(return_value=error_response(
+        400, "BadRequestException", f"token {API_KEY} is malformed", "/v2/event-types"))
+    with pytest.raises(CalcomAPIError) as info:
+        await client.event_types()
+    assert API_KEY not in str(info.value) and "[redacted]" in info.value.message

@@ -555,3 +555,26 @@ async def test_unknown_event_type_id_names_the_variable(fake):
         async with CalcomClient("cal_wrong", BASE_URL) as client:
             with pytest.raises(AccountError, match="CAL_API_KEY"):
                 await load_account(client)
+
+
+async def test_seated_booking_cancels_only_the_users_seat(executor, fake):
+    seated = fake.add_booking(at(TUE, 14), attendee_email=USER, attendee_name="Ana Diaz", title="Workshop")
+    seated["attendees"][0]["seatUid"] = "seat-ana"
+    seated["attendees"].append({"name": "Bob", "email": "bob@example.com", "displayEmail": "bob@example.com",
+                                "timeZone": "UTC", "absent": False, "seatUid": "seat-bob"})
+    state = session(executor)
+    await executor.call(state, "list_meetings", {})
+    proposal = await executor.call(state, "cancel_meeting", {"booking_uid": seated["uid"]})
+    assert "only your seat" in proposal["summary"]
+    await executor.confirm(state, proposal["proposal_id"])
+    assert body(posts(fake)[0]) == {"seatUid": "seat-ana"}
+
+
+async def test_owner_cannot_move_a_whole_seated_booking_from_chat(executor, fake):
+    seated = fake.add_booking(at(TUE, 14), attendee_email=USER)
+    seated["attendees"][0]["seatUid"] = "seat-ana"
+    state = session(executor, email=HOST, name="Hana Host")
+    state.remember_seen(seated["uid"])
+    result = await executor.call(state, "reschedule_meeting", {"booking_uid": seated["uid"],
+                                                               "new_start": "2026-11-25T15:00"})
+    assert result["status"] == "not_supported" and posts(fake) == []
