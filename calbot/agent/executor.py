@@ -483,6 +483,9 @@ class Executor:
             return _fail("in_the_past", "That meeting is already over, so it cannot be changed.")
         return booking
 
+    def _event_type_id(self, booking: Booking) -> int:
+        return (booking.event_type.id if booking.event_type else booking.event_type_id) or self.account.event_type.id
+
     def _seat(self, state: SessionState, booking: Booking) -> str | None:
         """The user's own seat in a seated booking (Cal.com changes seats one at a time)."""
         if not booking.is_seated or self.is_owner(state):
@@ -537,8 +540,7 @@ class Executor:
         duration = int((booking.end - booking.start).total_seconds() // 60)
         proposal = Proposal(
             id=uuid.uuid4().hex[:12], action="cancel", created_at=self.clock(), time_zone=zone, summary=summary,
-            event_type_id=(booking.event_type.id if booking.event_type else booking.event_type_id)
-            or self.account.event_type.id,
+            event_type_id=self._event_type_id(booking),
             start=booking.start, end=booking.end, duration_minutes=duration, reason=args.reason,
             booking_uid=booking.uid, title=booking.title, seat_uid=seat,
         )
@@ -559,8 +561,7 @@ class Executor:
                                           "page, where each attendee's seat can be handled.")
         if new_start == booking.start:
             return _fail("invalid_time", f"'{booking.title}' is already at {format_when(new_start, zone)}.")
-        event_type_id = (booking.event_type.id if booking.event_type else booking.event_type_id) \
-            or self.account.event_type.id
+        event_type_id = self._event_type_id(booking)
         event_type = self.account.find_event_type(event_type_id) or self.account.event_type
         # Cal.com gives the new booking the event type's default length, whatever the old one lasted.
         duration = event_type.length_in_minutes
