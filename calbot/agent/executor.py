@@ -41,6 +41,7 @@ from calbot.timezones import (
     TimeInputError,
     UnknownTimeZoneError,
     format_span,
+    format_time,
     format_when,
     get_zone,
     local_date,
@@ -81,6 +82,24 @@ _FORMAT_HINTS = {
     "date": "use YYYY-MM-DD", "end_date": "use YYYY-MM-DD", "from_date": "use YYYY-MM-DD", "to_date": "use YYYY-MM-DD",
     "at_time": "use HH:MM (24-hour)", "booking_uid": "use the uid exactly as a tool result gave it",
 }
+
+
+def _step_minutes(slots: list[Slot], duration: int) -> int:
+    """The grid meetings start on: the smallest gap between consecutive free slot starts."""
+    gaps = [int((b.start - a.start).total_seconds() // 60) for a, b in zip(slots, slots[1:])]
+    return min((g for g in gaps if g > 0), default=duration)
+
+
+def _free_windows(slots: list[Slot], duration: int) -> list[tuple[datetime, datetime]]:
+    """Consecutive free slots merged into (first start, last end) windows."""
+    windows: list[tuple[datetime, datetime]] = []
+    for slot in slots:
+        end = slot.end or slot.start + timedelta(minutes=duration)
+        if windows and slot.start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((slot.start, end))
+    return windows
 
 
 def _utcnow() -> datetime:
@@ -255,18 +274,25 @@ class Executor:
         if problem:
             return problem
         window = local_days_range(first, last, zone)
-        slots = await self._slots(max(window.start, now), window.end, zone, duration)
-        days: dict[str, list[str]] = {}
+        slots = [s for s in await self._slots(max(window.start, now), window.end, zone, duration)
+                 if window.contains(s.start)]
+        by_day: dict[str, list[Slot]] = {}
         for slot in slots:
-            if window.contains(slot.start):
-                days.setdefault(local_date(slot.start, zone).isoformat(), []).append(
-                    slot.start.astimezone(get_zone(zone)).strftime("%H:%M"))
+            by_day.setdefault(local_date(slot.start, zone).isoformat(), []).append(slot)
+        days = []
+        for day, day_slots in sorted(by_day.items()):
+            windows = _free_windows(day_slots, duration)
+            days.append({
+                "date": day, "weekday": parse_date(day).strftime("%A"),
+                "free_local": [f"{format_time(a, zone)}-{format_time(b, zone)}" for a, b in windows],
+                "free_utc": [f"{to_utc_iso(a)}/{to_utc_iso(b)}" for a, b in windows],
+            })
         return {
             "ok": True, "time_zone": zone, "duration_minutes": duration,
-            "days": [{"date": d, "weekday": parse_date(d).strftime("%A"), "free": times}
-                     for d, times in sorted(days.items())],
-            "no_free_time": not days,
-            "book_with": "book_meeting start=YYYY-MM-DDTHH:MM using one of these local times",
+            "starts_every_minutes": _step_minutes(slots, duration),
+            "days": days, "no_free_time": not days,
+            "how_to_book": "Meetings may start at the free times shown (on the starts_every_minutes grid) and must end "
+                           "by the end of a free window. book_meeting takes start=YYYY-MM-DDTHH:MM, local time.",
         }
 
     async def _list_meetings(self, state: SessionState, args: ListMeetingsArgs) -> dict[str, Any]:
@@ -417,7 +443,8 @@ class Executor:
             "slot_unavailable",
             f"{format_when(start, zone)} is not free on the calendar.",
             requested={"start_local": local_wall(start, zone), "start_utc": to_utc_iso(start)},
-            alternatives=[{"start": local_wall(s.start, zone), "when": format_when(s.start, zone)} for s in chosen],
+            alternatives=[{"start": local_wall(s.start, zone), "start_utc": to_utc_iso(s.start),
+                           "when": format_when(s.start, zone)} for s in chosen],
         )
 
     async def _overlap_warnings(self, state: SessionState, start: datetime, end: datetime,
@@ -622,8 +649,9 @@ class Executor:
             log.exception("confirm failed")
             outcome = {"ok": False, "status": "failed",
                        "message": "Something went wrong on calbot's side; nothing was changed."}
-        state.proposal = None
-        state.clear_pending()
+        if state.proposal is proposal:  # a proposal made while this one ran stays open
+            state.proposal = None
+            state.clear_pending()
         state.record_outcome(proposal_id, outcome)
         return outcome
 

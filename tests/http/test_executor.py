@@ -61,10 +61,22 @@ async def test_availability_is_in_the_users_zone(executor, fake):
     assert result["ok"] and result["time_zone"] == "Europe/Berlin"
     [day] = result["days"]
     assert day["date"] == "2026-11-24" and day["weekday"] == "Tuesday"
-    assert day["free"][0] == "10:00" and day["free"][-1] == "17:30"  # London 09:00-17:00 seen from Berlin
+    assert day["free_local"] == ["10:00-18:00"]  # London 09:00-17:00 seen from Berlin
+    assert day["free_utc"] == ["2026-11-24T09:00:00Z/2026-11-24T17:00:00Z"]
+    assert result["starts_every_minutes"] == 30 and result["duration_minutes"] == 30
     [request] = fake.requests
     assert request.url.params["start"] == "2026-11-23T23:00:00Z" and request.url.params["end"] == "2026-11-24T23:00:00Z"
     assert request.url.params["timeZone"] == "Europe/Berlin"
+
+
+async def test_availability_windows_split_around_bookings_and_start_now_today(executor, fake):
+    fake.add_booking(at(TUE, 12), attendee_email="x@example.com", minutes=60)
+    fake.now = at(MON, 10, 10)  # today: only what is still ahead, from the next slot on
+    executor.clock = lambda: fake.now
+    result = await executor.call(session(executor), "check_availability", {"date": "2026-11-23",
+                                                                           "end_date": "2026-11-24"})
+    assert [(d["date"], d["free_local"]) for d in result["days"]] == [
+        ("2026-11-23", ["11:30-18:00"]), ("2026-11-24", ["10:00-13:00", "14:00-18:00"])]
 
 
 async def test_availability_range_includes_last_day_and_skips_weekend(executor):
@@ -578,3 +590,18 @@ async def test_owner_cannot_move_a_whole_seated_booking_from_chat(executor, fake
     result = await executor.call(state, "reschedule_meeting", {"booking_uid": seated["uid"],
                                                                "new_start": "2026-11-25T15:00"})
     assert result["status"] == "not_supported" and posts(fake) == []
+
+
+async def test_a_proposal_made_while_another_is_confirming_stays_open(executor, fake):
+    state = session(executor)
+    first = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
+    fake.latency = 0.05
+
+    async def propose_meanwhile():
+        await asyncio.sleep(0.01)
+        return await executor.call(state, "book_meeting", {"start": "2026-11-25T15:00", "reason": "y"})
+
+    outcome, second = await asyncio.gather(executor.confirm(state, first["proposal_id"]), propose_meanwhile())
+    assert outcome["status"] == "booked" and second["status"] == "awaiting_confirmation"
+    assert state.proposal is not None and state.proposal.id == second["proposal_id"]
+    assert state.pending_function == "book_meeting"
