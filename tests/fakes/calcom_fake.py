@@ -56,6 +56,7 @@ class FakeCalcom:
     work_hours: tuple[int, int] = (9, 17)
     work_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     latency: float = 0.0  # seconds each answer takes (lets concurrent calls interleave)
+    write_latency: float = 0.0  # extra seconds for POSTs
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -108,8 +109,9 @@ class FakeCalcom:
         router.route(url__startswith=BASE_URL).mock(side_effect=self._handle_async)
 
     async def _handle_async(self, request: httpx.Request) -> httpx.Response:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        delay = self.latency + (self.write_latency if request.method == "POST" else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         return self.handle(request)
 
     def _event_type(self, event_type_id: int) -> dict[str, Any]:

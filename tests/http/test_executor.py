@@ -595,7 +595,7 @@ async def test_owner_cannot_move_a_whole_seated_booking_from_chat(executor, fake
 async def test_a_proposal_made_while_another_is_confirming_stays_open(executor, fake):
     state = session(executor)
     first = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
-    fake.latency = 0.05
+    fake.write_latency = 0.2  # the new proposal is made while the POST is still in flight
 
     async def propose_meanwhile():
         await asyncio.sleep(0.01)
