@@ -172,8 +172,6 @@ class Executor:
             args = model.model_validate(merged)
         except ValidationError as exc:
             return _fail("invalid_arguments", f"{name}: {_describe_validation(exc)}. Fix these and call again.")
-        except TimeInputError as exc:  # pragma: no cover - validators raise ValueError, wrapped by pydantic
-            return _fail("invalid_arguments", str(exc))
         clean = args.model_dump(exclude_none=True)
 
         try:

@@ -223,11 +223,16 @@ class FakeCalcom:
             "itemsPerPage": take, "currentPage": skip // take + 1, "totalPages": -(-total // take),
             "hasNextPage": skip + len(page) < total, "hasPreviousPage": skip > 0})
 
+    def _find(self, uid: str) -> dict[str, Any] | None:
+        return next((b for b in self.bookings if b["uid"] == uid), None)
+
+    def _not_found(self, request: httpx.Request, uid: str) -> httpx.Response:
+        return self._error(request, 404, "NotFoundException", f"Booking with uid={uid} was not found in the database")
+
     def _get(self, request: httpx.Request, uid: str) -> httpx.Response:
-        booking = next((b for b in self.bookings if b["uid"] == uid), None)
+        booking = self._find(uid)
         if booking is None:
-            return self._error(request, 404, "NotFoundException",
-                               f"Booking with uid={uid} was not found in the database")
+            return self._not_found(request, uid)
         return self._ok(booking)
 
     def _create(self, request: httpx.Request) -> httpx.Response:
@@ -249,10 +254,9 @@ class FakeCalcom:
         return self._ok(booking, 201)
 
     def _cancel(self, request: httpx.Request, uid: str) -> httpx.Response:
-        booking = next((b for b in self.bookings if b["uid"] == uid), None)
+        booking = self._find(uid)
         if booking is None:
-            return self._error(request, 404, "NotFoundException",
-                               f"Booking with uid={uid} was not found in the database")
+            return self._not_found(request, uid)
         if booking["status"] == "cancelled":
             return self._error(request, 400, "BadRequestException",
                                f"Can't cancel booking with uid={uid} because it has been cancelled already. "
@@ -264,10 +268,9 @@ class FakeCalcom:
         return self._ok(booking)
 
     def _reschedule(self, request: httpx.Request, uid: str) -> httpx.Response:
-        old = next((b for b in self.bookings if b["uid"] == uid), None)
+        old = self._find(uid)
         if old is None:
-            return self._error(request, 404, "NotFoundException",
-                               f"Booking with uid={uid} was not found in the database")
+            return self._not_found(request, uid)
         if old["status"] == "cancelled":
             return self._error(request, 400, "BadRequestException",
                                f"Can't reschedule booking with uid={uid} because it has been cancelled. Please "
