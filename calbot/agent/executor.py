@@ -407,15 +407,17 @@ class Executor:
             duration=duration if event_type.has_multiple_lengths else None,
             booking_uid_to_reschedule=reschedule_uid)
 
-    def _check_start(self, start: datetime, zone: str) -> dict[str, Any] | None:
+    def _future_start(self, text: str | None, zone: str) -> datetime:
+        """The requested start as UTC; TimeInputError (-> invalid_time) when it is past or absurdly far ahead."""
+        start = parse_start(text or "", zone)
         now = self.clock()
         if start <= now:
-            return _fail("invalid_time", f"{format_when(start, zone)} is in the past (it is now "
-                                         f"{format_when(now, zone)}). Ask for a time that is still ahead.")
+            raise TimeInputError(f"{format_when(start, zone)} is in the past (it is now "
+                                 f"{format_when(now, zone)}). Ask for a time that is still ahead.")
         if start > now + timedelta(days=366 * MAX_YEARS_AHEAD):
-            return _fail("invalid_time", f"{format_when(start, zone)} is more than {MAX_YEARS_AHEAD} years "
-                                         "ahead; calbot does not book that far out.")
-        return None
+            raise TimeInputError(f"{format_when(start, zone)} is more than {MAX_YEARS_AHEAD} years "
+                                 "ahead; calbot does not book that far out.")
+        return start
 
     async def _slot_check(self, state: SessionState, start: datetime, duration: int, *,
                           event_type_id: int | None = None,
@@ -521,10 +523,7 @@ class Executor:
     # -- write proposals -------------------------------------------------------------------------------------------
     async def _propose_booking(self, state: SessionState, args: BookMeetingArgs) -> dict[str, Any]:
         zone = state.user.time_zone
-        start = parse_start(args.start or "", zone)
-        problem = self._check_start(start, zone)
-        if problem:
-            return problem
+        start = self._future_start(args.start, zone)
         duration, problem = self._duration(args.duration_minutes)
         if problem:
             return problem
@@ -573,10 +572,7 @@ class Executor:
 
     async def _propose_reschedule(self, state: SessionState, args: RescheduleMeetingArgs) -> dict[str, Any]:
         zone = state.user.time_zone
-        new_start = parse_start(args.new_start or "", zone)
-        problem = self._check_start(new_start, zone)
-        if problem:
-            return problem
+        new_start = self._future_start(args.new_start, zone)
         booking = await self._owned_booking(state, args.booking_uid or "")
         if isinstance(booking, dict):
             return booking

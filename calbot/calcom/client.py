@@ -52,6 +52,7 @@ WRITE_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _booking_data = TypeAdapter(BookingData)
 _bookings = TypeAdapter(list[BookingData])
 _event_types = TypeAdapter(list[EventType])
+_me = TypeAdapter(Me)
 _slots = TypeAdapter(dict[str, list[Slot]])
 
 
@@ -169,7 +170,7 @@ class CalcomClient:
     # -- endpoints -------------------------------------------------------------------------------------------------
     async def me(self) -> Me:
         data, _ = await self._request("GET", "me", version=ME_VERSION)
-        return self._parse(TypeAdapter(Me), data, "a profile")
+        return self._parse(_me, data, "a profile")
 
     async def event_types(self) -> list[EventType]:
         data, _ = await self._request("GET", "event-types", version=EVENT_TYPES_VERSION)
