@@ -18,6 +18,10 @@ from calbot.validation import InvalidEmailError, normalise_email
 
 DEFAULT_CAL_API_BASE_URL = "https://api.cal.com/v2"
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
+DEFAULT_SANDBOX_DB = ".calbot/sandbox.db"
+SANDBOX_NOTICE = ("This is calbot's sandbox calendar, a local stand-in for Cal.com: bookings made here are kept on "
+                  "this machine only and nobody is invited. To use your own calendar, set CAL_API_KEY to a key from "
+                  "Cal.com > Settings > Developer > API keys and restart.")
 
 # What each variable must look like, in words a person can act on.
 _EXPECTED = {
@@ -28,6 +32,7 @@ _EXPECTED = {
     "CAL_USER_EMAIL": "an email address such as ana@example.com",
     "CAL_USER_NAME": "a non-empty name",
     "CALBOT_TIMEZONE": "an IANA time zone name such as Europe/Berlin or America/New_York",
+    "CALBOT_SANDBOX_DB": "a file path such as .calbot/sandbox.db",
 }
 
 
@@ -51,6 +56,7 @@ class Settings(BaseSettings):
     cal_user_email: str | None = None
     cal_user_name: str | None = None
     calbot_timezone: str | None = None
+    calbot_sandbox_db: str = DEFAULT_SANDBOX_DB
 
     # Filled by load_settings(); never read from the environment.
     _problems: list[str] = PrivateAttr(default_factory=list)
@@ -61,6 +67,13 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
             return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("calbot_sandbox_db", mode="before")
+    @classmethod
+    def _sandbox_db(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return DEFAULT_SANDBOX_DB
         return value.strip() if isinstance(value, str) else value
 
     @field_validator("openai_model", mode="before")
@@ -113,6 +126,20 @@ class Settings(BaseSettings):
         return list(self._problems)
 
     @property
+    def calendar(self) -> str:
+        """Which calendar calbot uses: "sandbox" (no CAL_API_KEY: the built-in emulator) or "cal.com"."""
+        return "cal.com" if self.cal_api_key is not None else "sandbox"
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.calendar == "sandbox"
+
+    @property
+    def calendar_notice(self) -> str | None:
+        """A sentence for the page when the sandbox is in use (what it is, how to connect a real account)."""
+        return SANDBOX_NOTICE if self.uses_sandbox else None
+
+    @property
     def cal_api_key_value(self) -> str | None:
         return self.cal_api_key.get_secret_value() if self.cal_api_key else None
 
@@ -157,9 +184,6 @@ def load_settings(**overrides: Any) -> Settings:
     if not settings.cal_api_base_url.endswith("/v2"):
         problems.append(f"CAL_API_BASE_URL ({settings.cal_api_base_url}) does not end with /v2; calbot calls "
                         "paths such as /bookings under it, so it usually should (https://api.cal.com/v2).")
-    if key is None:
-        problems.append("CAL_API_KEY is not set: calbot cannot reach your Cal.com calendar. Create a key in "
-                        "Cal.com > Settings > Developer > API keys and set CAL_API_KEY.")
     if settings.openai_api_key is None:
         problems.append("OPENAI_API_KEY is not set: the assistant cannot answer until you set it (any key your "
                         "OPENAI_BASE_URL server accepts).")

@@ -1,5 +1,9 @@
 """Wiring: settings -> one shared Cal.com client -> account look-ups -> executor. Used by the app and from a shell.
 
+Without CAL_API_KEY the client talks to the built-in sandbox calendar in-process (httpx.ASGITransport, the sandbox's
+own key, bookings in CALBOT_SANDBOX_DB): the client code path is the one used against Cal.com, only the transport
+differs.
+
     >>> from calbot.config import load_settings
     >>> from calbot.runtime import Calendar
     >>> calendar = await Calendar.connect(load_settings())
@@ -19,6 +23,7 @@ from calbot.agent.executor import Executor
 from calbot.agent.session import SessionState
 from calbot.calcom import CalcomClient
 from calbot.config import Settings
+from calbot.sandbox import EMBEDDED_BASE_URL, Sandbox, SandboxConfig, SandboxHost
 
 
 @dataclass
@@ -27,21 +32,42 @@ class Calendar:
     client: CalcomClient
     account: Account
     executor: Executor
+    sandbox: Sandbox | None = None  # set when this is the built-in sandbox calendar
+    owns_sandbox: bool = False  # opened by connect(), so closed by aclose()
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox is not None
 
     @classmethod
-    async def connect(cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Calendar:
-        """Open the client and look the account up once. Raises AccountError with a sentence naming the variable."""
+    async def connect(cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
+                      sandbox: Sandbox | None = None) -> Calendar:
+        """Open the client and look the account up once. Raises AccountError with a sentence naming the variable.
+
+        Without CAL_API_KEY this opens the sandbox calendar (or uses `sandbox`, for tests)."""
         key = settings.cal_api_key_value
-        if not key:
-            raise AccountError("CAL_API_KEY is not set: create a key in Cal.com > Settings > Developer > API keys "
-                               "and set CAL_API_KEY.")
-        client = CalcomClient(key, settings.cal_api_base_url, transport=transport)
+        owns_sandbox = False
+        if key:
+            client = CalcomClient(key, settings.cal_api_base_url, transport=transport)
+        else:
+            if sandbox is None:
+                owns_sandbox = True
+                try:
+                    sandbox = Sandbox.open(settings.calbot_sandbox_db, config=SandboxConfig(
+                        host=SandboxHost(time_zone=settings.calbot_timezone or SandboxHost().time_zone)))
+                except Exception as exc:  # sqlite3 errors, unwritable directory, ...
+                    raise AccountError(f"The sandbox calendar could not open {settings.calbot_sandbox_db} ({exc}). "
+                                       "Set CALBOT_SANDBOX_DB to a writable file path, or set CAL_API_KEY to use "
+                                       "Cal.com.") from None
+            client = CalcomClient(sandbox.config.api_key, EMBEDDED_BASE_URL, transport=sandbox.transport())
         try:
             account = await load_account(client, settings.cal_event_type_id)
         except BaseException:
             await client.aclose()
+            if owns_sandbox and sandbox is not None:
+                sandbox.close()
             raise
-        return cls(settings, client, account, Executor(client, account))
+        return cls(settings, client, account, Executor(client, account), sandbox, owns_sandbox)
 
     def new_session(self, time_zone: str | None = None) -> SessionState:
         """A chat whose user is CAL_USER_EMAIL / CAL_USER_NAME (verified) when set; zone: browser, setting, host."""
@@ -50,3 +76,5 @@ class Calendar:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.owns_sandbox and self.sandbox is not None:
+            self.sandbox.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from calbot.config import DEFAULT_CAL_API_BASE_URL, DEFAULT_OPENAI_MODEL, Settings, load_settings
+from calbot.config import DEFAULT_CAL_API_BASE_URL, DEFAULT_OPENAI_MODEL, DEFAULT_SANDBOX_DB, Settings, load_settings
 
 VARS = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "CAL_API_KEY", "CAL_API_BASE_URL", "CAL_EVENT_TYPE_ID",
         "CAL_USER_EMAIL", "CAL_USER_NAME", "CALBOT_TIMEZONE"]
@@ -52,19 +52,35 @@ def test_defaults_with_nothing_set() -> None:
     assert settings.openai_api_key_value is None
 
 
-def test_missing_keys_give_problems_naming_both() -> None:
-    problems = load_settings().problems
-    assert len(problems) == 2
-    assert any("CAL_API_KEY" in p and "not set" in p for p in problems)
-    assert any("OPENAI_API_KEY" in p and "not set" in p for p in problems)
+def test_missing_keys_mean_sandbox_calendar_and_an_openai_problem() -> None:
+    settings = load_settings()
+    assert settings.problems == [p for p in settings.problems if p.startswith("OPENAI_API_KEY")]
+    assert len(settings.problems) == 1 and "not set" in settings.problems[0]
+    assert settings.calendar == "sandbox" and settings.uses_sandbox
+    notice = settings.calendar_notice
+    assert notice is not None and "sandbox" in notice and "CAL_API_KEY" in notice
 
 
-def test_missing_cal_key_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_cal_key_is_not_a_problem_it_selects_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
-    problems = load_settings().problems
-    assert len(problems) == 1
-    assert "CAL_API_KEY" in problems[0]
-    assert "OPENAI_API_KEY" not in problems[0]
+    settings = load_settings()
+    assert settings.problems == []
+    assert settings.calendar == "sandbox"
+    assert settings.calbot_sandbox_db == DEFAULT_SANDBOX_DB == ".calbot/sandbox.db"
+
+
+def test_cal_key_selects_cal_com(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAL_API_KEY", CAL_SECRET)
+    settings = load_settings()
+    assert settings.calendar == "cal.com" and not settings.uses_sandbox
+    assert settings.calendar_notice is None
+
+
+def test_blank_sandbox_db_uses_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALBOT_SANDBOX_DB", "  ")
+    assert load_settings().calbot_sandbox_db == DEFAULT_SANDBOX_DB
+    monkeypatch.setenv("CALBOT_SANDBOX_DB", "/tmp/x/sb.db")
+    assert load_settings().calbot_sandbox_db == "/tmp/x/sb.db"
 
 
 def test_missing_openai_key_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,10 +195,10 @@ def test_several_bad_values_give_several_problems(monkeypatch: pytest.MonkeyPatc
 
 def test_bad_values_and_missing_keys_together() -> None:
     settings = load_settings(cal_event_type_id="abc", calbot_timezone="Mars/Base")
-    assert len(settings.problems) == 4
+    assert len(settings.problems) == 3
     assert len(mentioning(settings, "CAL_EVENT_TYPE_ID")) == 1
     assert len(mentioning(settings, "CALBOT_TIMEZONE")) == 1
-    assert any(p.startswith("CAL_API_KEY is not set") for p in settings.problems)
+    assert settings.calendar == "sandbox"
     assert any(p.startswith("OPENAI_API_KEY is not set") for p in settings.problems)
 
 
@@ -270,8 +286,9 @@ def test_blank_keys_count_as_unset(monkeypatch: pytest.MonkeyPatch, blank: str, 
     monkeypatch.setenv(var, blank)
     settings = load_settings()
     assert getattr(settings, var.lower()) is None
-    assert len(settings.problems) == 2
-    assert any(p.startswith(f"{var} is not set") for p in settings.problems)
+    # A blank CAL_API_KEY selects the sandbox calendar (not a problem); a blank OPENAI_API_KEY is the one problem.
+    assert [p.split(" ")[0] for p in settings.problems] == ["OPENAI_API_KEY"]
+    assert settings.calendar == "sandbox"
 
 
 @pytest.mark.parametrize("blank", ["", "   "])

@@ -1,0 +1,418 @@
+"""The sandbox's calendar rules: availability, slots, create, list, cancel and reschedule, as Cal.com v2 applies them.
+
+Inputs arrive already validated (calbot.sandbox.inputs); this module decides what happens and raises `ApiError` with
+Cal.com's status and exact message (API-NOTES §3-§10) when it refuses. Outputs are Cal.com's JSON shapes
+(BookingOutput_2024_08_13, EventTypeOutput_2024_06_14, MeOutput, the slots map), ready to be wrapped in the envelope.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from calbot.sandbox.config import SandboxConfig, SandboxEventType
+from calbot.sandbox.store import BookingStore, DuplicateSlotError
+
+# Exact Cal.com messages (API-NOTES §3-§10; Cal.com's errors.service.ts, bookings.service.ts, input.service.ts).
+MSG_SLOT_TAKEN = "User either already has booking at this time or is not available"
+MSG_OUT_OF_BOUNDS = (
+    "The event type can't be booked at the \"start\" time provided. This could be because it's too soon (violating "
+    "the minimum booking notice) or too far in the future (outside the event's scheduling window). Try fetching "
+    "available slots first using the GET /v2/slots endpoint and then make a booking with \"start\" time equal to one "
+    "of the available slots: https://cal.com/docs/api-reference/v2/slots")
+MSG_PAST = "Attempting to book a meeting in the past."
+MSG_EVENT_TYPE_LOOKUP = "Either eventTypeId or eventTypeSlug + username or eventTypeSlug + teamSlug must be provided"
+MSG_NO_CONTACT = "Attendee must have at least one contact method (email or phone number)"
+MSG_SINGLE_LENGTH = ("Can't specify 'lengthInMinutes' because event type does not have multiple possible lengths. "
+                     "Please, remove the 'lengthInMinutes' field from the request.")
+MSG_DUPLICATE = "Invalid Input: Trying to create a record that already exists."
+
+
+def msg_length_not_allowed(lengths: tuple[int, ...]) -> str:
+    return ("Provided 'lengthInMinutes' is not one of the possible lengths for the event type. The possible lengths "
+            f"are: {', '.join(map(str, lengths))}")
+
+
+def msg_not_found(uid: str) -> str:
+    return f"Booking with uid={uid} was not found in the database"
+
+
+def msg_event_type_not_found(event_type_id: int) -> str:
+    return f"Event type with id {event_type_id} not found."
+
+
+def msg_cancelled_already(uid: str) -> str:
+    return (f"Can't cancel booking with uid={uid} because it has been cancelled already. Please provide uid of a "
+            "booking that is not cancelled.")
+
+
+def msg_reschedule_cancelled(uid: str) -> str:
+    return (f"Can't reschedule booking with uid={uid} because it has been cancelled. Please provide uid of a booking "
+            "that is not cancelled.")
+
+
+def msg_reschedule_rescheduled(uid: str, new_uid: str | None) -> str:
+    return (f"Can't reschedule booking with uid={uid} because it has been cancelled and rescheduled already to "
+            f"booking with uid={new_uid}. You probably want to reschedule {new_uid} instead by passing it within the "
+            "request URL.")
+
+
+# HTTP status -> the NestJS exception class name Cal.com puts in error.code, and the reason phrase in details.error.
+EXCEPTIONS = {
+    400: ("BadRequestException", "Bad Request"),
+    401: ("UnauthorizedException", "Unauthorized"),
+    403: ("ForbiddenException", "Forbidden"),
+    404: ("NotFoundException", "Not Found"),
+    409: ("ConflictException", "Conflict"),
+    422: ("UnprocessableEntityException", "Unprocessable Entity"),
+    429: ("ThrottlerException", "Too Many Requests"),
+    500: ("InternalServerErrorException", "Internal Server Error"),
+    502: ("BadGatewayException", "Bad Gateway"),
+    503: ("ServiceUnavailableException", "Service Unavailable"),
+    504: ("GatewayTimeoutException", "Gateway Timeout"),
+}
+
+
+class ApiError(Exception):
+    """A refusal as Cal.com words it. `code` defaults to the NestJS exception name for `status`."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        name, phrase = EXCEPTIONS.get(status, ("HttpException", "Error"))
+        self.code = code or name
+        self.details = details if details is not None else {"message": message, "error": phrase,
+                                                            "statusCode": status}
+
+
+def iso(instant: datetime) -> str:
+    """Cal.com's UTC output format: 2026-11-24T09:00:00.000Z."""
+    instant = instant.astimezone(UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+_UID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_uid() -> str:
+    """22 characters like Cal.com's booking uids (e.g. 2NtaeaVcKfpmSZ4CthFdfk)."""
+    return "".join(secrets.choice(_UID_ALPHABET) for _ in range(22))
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    start: datetime
+    event_type_id: int
+    attendee_name: str
+    attendee_email: str | None
+    attendee_time_zone: str
+    attendee_language: str = "en"
+    attendee_phone: str | None = None
+    guests: tuple[str, ...] = ()
+    length: int | None = None
+    responses: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    statuses: tuple[str, ...] = ()
+    attendee_email: str | None = None
+    attendee_name: str | None = None
+    booking_uid: str | None = None
+    event_type_ids: tuple[int, ...] = ()
+    after_start: datetime | None = None
+    before_end: datetime | None = None
+    sort_start: str | None = None
+    sort_end: str | None = None
+    take: int = 100
+    skip: int = 0
+
+
+class SandboxCalendar:
+    def __init__(self, config: SandboxConfig, store: BookingStore,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.host_zone = ZoneInfo(config.host.time_zone)
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(UTC)
+
+    # -- account ---------------------------------------------------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        host = self.config.host
+        return {"id": host.id, "username": host.username, "email": host.email, "name": host.name,
+                "avatarUrl": None, "bio": None, "timeFormat": 24, "defaultScheduleId": 1, "weekStart": "Monday",
+                "timeZone": host.time_zone, "organizationId": None}
+
+    def host_output(self) -> dict[str, Any]:
+        host = self.config.host
+        return {"id": host.id, "name": host.name, "email": host.email, "displayEmail": host.email,
+                "username": host.username, "timeZone": host.time_zone}
+
+    def event_type(self, event_type_id: int) -> SandboxEventType:
+        event_type = self.config.event_type(event_type_id)
+        if event_type is None:
+            raise ApiError(404, msg_event_type_not_found(event_type_id))
+        return event_type
+
+    def event_type_output(self, et: SandboxEventType) -> dict[str, Any]:
+        host = self.config.host
+        output: dict[str, Any] = {
+            "id": et.id, "lengthInMinutes": et.length, "title": et.title, "slug": et.slug,
+            "description": et.description,
+            "locations": [{"type": "integration", "integration": "cal-video"}],
+            "bookingFields": [
+                {"type": "name", "slug": "name", "isDefault": True, "required": True},
+                {"type": "email", "slug": "email", "isDefault": True, "required": True},
+                {"type": "textarea", "slug": "notes", "isDefault": True, "required": False, "hidden": False},
+                {"type": "multiemail", "slug": "guests", "isDefault": True, "required": False, "hidden": False},
+            ],
+            "disableGuests": False, "slotInterval": et.slot_interval, "minimumBookingNotice": et.minimum_notice_minutes,
+            "beforeEventBuffer": 0, "afterEventBuffer": 0, "recurrence": None, "metadata": {}, "price": 0,
+            "currency": "usd", "lockTimeZoneToggleOnBookingPage": False, "seatsPerTimeSlot": None,
+            "forwardParamsSuccessRedirect": None, "successRedirectUrl": None, "isInstantEvent": False,
+            "seatsShowAvailabilityCount": None, "scheduleId": 1, "hidden": et.hidden,
+            "bookingRequiresAuthentication": False, "ownerId": host.id, "users": [host.username],
+            "bookingUrl": f"{self.config.public_url}/{host.username}/{et.slug}",
+        }
+        if et.length_options:
+            output["lengthInMinutesOptions"] = list(et.length_options)
+        if et.requires_confirmation:
+            output["confirmationPolicy"] = {"type": "always", "blockUnconfirmedBookingsInBooker": True}
+        return output
+
+    def event_types(self) -> list[dict[str, Any]]:
+        return [self.event_type_output(et) for et in self.config.event_types]
+
+    # -- availability ----------------------------------------------------------------------------------------------
+    def _working_window(self, day: date) -> tuple[datetime, datetime] | None:
+        """The host's working hours on a local day, as UTC instants (None on a day off)."""
+        schedule = self.config.schedule
+        if day.weekday() not in schedule.days:
+            return None
+        opens = datetime.combine(day, schedule.start, tzinfo=self.host_zone)
+        closes = datetime.combine(day, schedule.end, tzinfo=self.host_zone)
+        return opens.astimezone(UTC), closes.astimezone(UTC)
+
+    def _in_bounds(self, et: SandboxEventType, start: datetime) -> bool:
+        now = self.now()
+        if start < now + timedelta(minutes=et.minimum_notice_minutes):
+            return False
+        return et.booking_window_days is None or start <= now + timedelta(days=et.booking_window_days)
+
+    def _within_hours(self, start: datetime, end: datetime) -> bool:
+        local_day = start.astimezone(self.host_zone).date()
+        window = self._working_window(local_day)
+        return window is not None and window[0] <= start and end <= window[1]
+
+    def _busy(self, start: datetime, end: datetime, ignore_uid: str | None = None) -> bool:
+        return any(b["uid"] != ignore_uid for b in self.store.overlapping(self.config.host.id, start, end))
+
+    def slots(self, event_type_id: int, start: datetime, end: datetime, *, time_zone: str = "UTC",
+              duration: int | None = None, reschedule_uid: str | None = None,
+              range_format: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """Free slot starts in [start, end], keyed by date in `time_zone`, times with that zone's offset."""
+        et = self.event_type(event_type_id)
+        length = duration or et.length
+        step = timedelta(minutes=et.slot_interval or length)
+        zone = ZoneInfo(time_zone)
+        busy = [(parse_iso(b["start"]), parse_iso(b["end"]))
+                for b in self.store.overlapping(self.config.host.id, start - timedelta(days=1),
+                                                end + timedelta(days=1))
+                if b["uid"] != reschedule_uid]
+        data: dict[str, list[dict[str, Any]]] = {}
+        day = start.astimezone(self.host_zone).date() - timedelta(days=1)
+        last = end.astimezone(self.host_zone).date() + timedelta(days=1)
+        while day <= last:
+            window = self._working_window(day)
+            day += timedelta(days=1)
+            if window is None:
+                continue
+            cursor, closes = window
+            while cursor + timedelta(minutes=length) <= closes:
+                slot_end = cursor + timedelta(minutes=length)
+                if (start <= cursor <= end and self._in_bounds(et, cursor)
+                        and not any(b0 < slot_end and b1 > cursor for b0, b1 in busy)):
+                    local = cursor.astimezone(zone)
+                    item: dict[str, Any] = {"start": local.isoformat(timespec="milliseconds")}
+                    if range_format:
+                        item["end"] = slot_end.astimezone(zone).isoformat(timespec="milliseconds")
+                    data.setdefault(local.date().isoformat(), []).append(item)
+                cursor += step
+        return data
+
+    def _check_bookable(self, et: SandboxEventType, start: datetime, end: datetime,
+                        ignore_uid: str | None = None) -> None:
+        if start < self.now():
+            raise ApiError(400, MSG_PAST)
+        if not self._in_bounds(et, start):
+            raise ApiError(400, MSG_OUT_OF_BOUNDS)
+        if not self._within_hours(start, end) or self._busy(start, end, ignore_uid):
+            raise ApiError(400, MSG_SLOT_TAKEN)
+
+    # -- bookings --------------------------------------------------------------------------------------------------
+    def _output(self, *, number: int, uid: str, et: SandboxEventType, start: datetime, length: int, status: str,
+                attendee: dict[str, Any], guests: list[str], responses: dict[str, Any],
+                metadata: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        now = iso(self.now())
+        host = self.config.host
+        attendees = [attendee] + [{"name": "", "email": g, "displayEmail": g, "timeZone": attendee["timeZone"],
+                                   "language": attendee.get("language", "en"), "absent": False} for g in guests]
+        location = f"{self.config.public_url}/video/{uid}"
+        booking = {
+            "id": number, "uid": uid, "title": f"{et.title} between {host.name} and {attendee['name']}",
+            "description": str(responses.get("notes") or ""), "hosts": [self.host_output()], "status": status,
+            "start": iso(start), "end": iso(start + timedelta(minutes=length)), "duration": length,
+            "eventTypeId": et.id, "eventType": {"id": et.id, "slug": et.slug}, "meetingUrl": location,
+            "location": location, "absentHost": False, "createdAt": now, "updatedAt": now, "metadata": metadata,
+            "icsUid": f"{uid}@sandbox.calbot", "attendees": attendees, "guests": guests,
+            "bookingFieldsResponses": responses,
+        }
+        booking.update({k: v for k, v in extra.items() if v is not None})
+        return booking
+
+    def create(self, request: NewBooking) -> dict[str, Any]:
+        et = self.event_type(request.event_type_id)
+        if request.length is not None:
+            if not et.length_options:
+                raise ApiError(400, MSG_SINGLE_LENGTH)
+            if request.length not in et.length_options:
+                raise ApiError(400, msg_length_not_allowed(et.length_options))
+        length = request.length or et.length
+        start = request.start.astimezone(UTC)
+        end = start + timedelta(minutes=length)
+        attendee = {"name": request.attendee_name, "email": request.attendee_email or "",
+                    "displayEmail": request.attendee_email or "", "timeZone": request.attendee_time_zone,
+                    "language": request.attendee_language, "absent": False}
+        if request.attendee_phone:
+            attendee["phoneNumber"] = request.attendee_phone
+        responses = {"name": request.attendee_name, "email": request.attendee_email or "",
+                     **({"guests": list(request.guests)} if request.guests else {}), **request.responses}
+        with self.store.write():
+            self._check_bookable(et, start, end)
+            booking = self._output(
+                number=self.store.next_id(), uid=new_uid(), et=et, start=start, length=length,
+                status="pending" if et.requires_confirmation else "accepted", attendee=attendee,
+                guests=list(request.guests), responses=responses, metadata=dict(request.metadata))
+            self._insert(booking)
+        return booking
+
+    def _insert(self, booking: dict[str, Any]) -> None:
+        try:
+            self.store.insert(booking, self.config.host.id)
+        except DuplicateSlotError:
+            raise ApiError(409, MSG_DUPLICATE, code="CONFLICT") from None
+
+    def get(self, uid: str) -> dict[str, Any]:
+        booking = self.store.get(uid)
+        if booking is None:
+            raise ApiError(404, msg_not_found(uid))
+        return booking
+
+    def cancel(self, uid: str, reason: str | None = None, cancelled_by: str | None = None) -> dict[str, Any]:
+        with self.store.write():
+            booking = self.get(uid)
+            if booking["status"] in ("cancelled", "rejected"):
+                raise ApiError(400, msg_cancelled_already(uid))
+            booking["status"] = "cancelled"
+            booking["updatedAt"] = iso(self.now())
+            if reason:
+                booking["cancellationReason"] = reason
+            if cancelled_by:
+                booking["cancelledByEmail"] = cancelled_by
+            self.store.update(booking)
+        return booking
+
+    def reschedule(self, uid: str, start: datetime, *, rescheduled_by: str | None = None,
+                   reason: str | None = None) -> dict[str, Any]:
+        with self.store.write():
+            old = self.get(uid)
+            if old["status"] in ("cancelled", "rejected"):
+                if old.get("rescheduledToUid"):
+                    raise ApiError(400, msg_reschedule_rescheduled(uid, old["rescheduledToUid"]))
+                raise ApiError(400, msg_reschedule_cancelled(uid))
+            et = self.event_type(old["eventType"]["id"])
+            start = start.astimezone(UTC)
+            length = et.length  # Cal.com uses the event type's default length, not the old booking's
+            self._check_bookable(et, start, start + timedelta(minutes=length), ignore_uid=uid)
+            by_host = bool(rescheduled_by) and rescheduled_by.lower() == self.config.host.email.lower()
+            status = "pending" if et.requires_confirmation and not by_host else "accepted"
+            attendees = old["attendees"]
+            responses = dict(old["bookingFieldsResponses"])
+            if reason:
+                responses["rescheduledReason"] = reason
+            # Free the old slot first: the unique index must not see two accepted bookings at one time.
+            old.update(status="cancelled", updatedAt=iso(self.now()))
+            self.store.update(old)
+            new = self._output(
+                number=self.store.next_id(), uid=new_uid(), et=et, start=start, length=length, status=status,
+                attendee=attendees[0], guests=list(old.get("guests") or []), responses=responses,
+                metadata=dict(old.get("metadata") or {}), rescheduledFromUid=uid, reschedulingReason=reason,
+                rescheduledByEmail=rescheduled_by)
+            self._insert(new)
+            old["rescheduledToUid"] = new["uid"]
+            if rescheduled_by:
+                old["rescheduledByEmail"] = rescheduled_by
+            self.store.update(old)
+        return new
+
+    def list(self, query: ListQuery) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        now = self.now()
+        items = [b for b in self.store.all() if self._matches(b, query, now)]
+        if query.sort_end:
+            items.sort(key=lambda b: b["end"], reverse=query.sort_end == "desc")
+        if query.sort_start:
+            items.sort(key=lambda b: b["start"], reverse=query.sort_start == "desc")
+        total = len(items)
+        page = items[query.skip: query.skip + query.take]
+        pagination = {
+            "totalItems": total, "remainingItems": max(0, total - query.skip - len(page)),
+            "returnedItems": len(page), "itemsPerPage": query.take, "currentPage": query.skip // query.take + 1,
+            "totalPages": -(-total // query.take), "hasNextPage": query.skip + len(page) < total,
+            "hasPreviousPage": query.skip > 0,
+        }
+        return page, pagination
+
+    @staticmethod
+    def _status_matches(booking: dict[str, Any], status: str, now: datetime) -> bool:
+        end, state = parse_iso(booking["end"]), booking["status"]
+        if status == "upcoming":
+            return end >= now and state in ("accepted", "pending")
+        if status == "unconfirmed":
+            return end >= now and state == "pending"
+        if status == "past":
+            return end <= now and state not in ("cancelled", "rejected")
+        if status == "cancelled":
+            return state in ("cancelled", "rejected")
+        return False  # "recurring": the sandbox has no recurring event types
+
+    def _matches(self, booking: dict[str, Any], query: ListQuery, now: datetime) -> bool:
+        if query.statuses and not any(self._status_matches(booking, s, now) for s in query.statuses):
+            return False
+        if query.attendee_email and not any(a["email"].lower() == query.attendee_email.lower()
+                                            for a in booking["attendees"]):
+            return False
+        if query.attendee_name and not any(query.attendee_name.lower() in a["name"].lower()
+                                           for a in booking["attendees"]):
+            return False
+        if query.booking_uid and booking["uid"] != query.booking_uid:
+            return False
+        if query.event_type_ids and booking["eventTypeId"] not in query.event_type_ids:
+            return False
+        if query.after_start and parse_iso(booking["start"]) < query.after_start:
+            return False
+        return not (query.before_end and parse_iso(booking["end"]) > query.before_end)
