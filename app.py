@@ -23,13 +23,15 @@ async def on_message(message: cl.Message) -> None:
     settings = load_settings()
     lines = ["calbot's chat is not wired up yet: this build has the calendar core only."]
     lines += [f"- {problem}" for problem in settings.problems]
-    if settings.cal_api_key_value:
-        try:
-            calendar = await Calendar.connect(settings)
-        except AccountError as exc:
-            lines.append(f"- {exc}")
-        else:
-            lines.append(f"- Connected to Cal.com as {calendar.account.me.email}; booking event type "
-                         f"'{calendar.account.event_type.title}' ({calendar.account.event_type.id}).")
-            await calendar.aclose()
+    if settings.calendar_notice:
+        lines.append(f"- {settings.calendar_notice}")
+    try:
+        calendar = await Calendar.connect(settings)
+    except AccountError as exc:
+        lines.append(f"- {exc}")
+    else:
+        where = "the sandbox calendar" if calendar.is_sandbox else "Cal.com"
+        lines.append(f"- Connected to {where} as {calendar.account.me.email}; booking event type "
+                     f"'{calendar.account.event_type.title}' ({calendar.account.event_type.id}).")
+        await calendar.aclose()
     await cl.Message(content="\n".join(lines)).send()
