@@ -50,6 +50,22 @@ class DroppedConnection(httpx.RemoteProtocolError):
     httpx.ASGITransport the client sees this transport error, exactly what a dropped connection raises."""
 
 
+class DroppedAnswer(Response):
+    """A `drop` fault's answer: starts the response, then raises DroppedConnection. Raising before the start would
+    not drop anything under uvicorn: Starlette's ServerErrorMiddleware (or uvicorn itself) then sends a complete
+    plain-text 500, a real answer. Once the start is sent, uvicorn closes the socket mid-answer instead (the client
+    gets a RemoteProtocolError reading the body); httpx.ASGITransport re-raises DroppedConnection as before."""
+
+    def __init__(self, message: str, status_code: int = 200) -> None:
+        super().__init__(status_code=status_code)
+        self.message = message
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": [(b"content-type", b"application/json")]})
+        raise DroppedConnection(self.message)
+
+
 class FaultSpec(BaseModel):
     """Make the next `count` requests matching `method` and `path` (a regex searched in the URL path) misbehave.
 
@@ -170,13 +186,13 @@ class SandboxServer:
                 await asyncio.sleep(fault.spec.delay)
             if fault.spec.drop:
                 self._record(request, 0)
-                raise DroppedConnection("the sandbox dropped the connection (test fault)")
+                return DroppedAnswer("the sandbox dropped the connection (test fault)")
             if fault.spec.status is not None:
                 return self._fault_response(request, fault, headers)
         try:
             headers.update(self._rate_limit(request))
-            endpoint, params = self._route(method, path)
-            self._check_version(endpoint, request, method, path)
+            endpoint, params = self._route(request)
+            self._check_version(endpoint, request)
             self._check_auth(endpoint, request)
             status, data, extra = await endpoint.handler(request, params)
             response: Response = JSONResponse({"status": "success", "data": data, **extra}, status_code=status,
@@ -194,8 +210,8 @@ class SandboxServer:
                 await asyncio.sleep(fault.spec.delay)
             if fault.spec.drop:
                 self._record(request, response.status_code)
-                raise DroppedConnection("the sandbox dropped the connection after the request took effect "
-                                        "(test fault)")
+                return DroppedAnswer("the sandbox dropped the connection after the request took effect "
+                                     "(test fault)", response.status_code)
             if fault.spec.status is not None:
                 return self._fault_response(request, fault, headers)
         self._record(request, response.status_code)
@@ -261,15 +277,20 @@ class SandboxServer:
             raise Throttled(headers)
         return headers
 
-    def _route(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
-        for endpoint in self.endpoints:
-            match = endpoint.pattern.match(path)
-            if match and endpoint.method == method:
-                return endpoint, match.groupdict()
-        raise ApiError(404, f"Cannot {method} {path}")
-
     @staticmethod
-    def _check_version(endpoint: Endpoint, request: Request, method: str, path: str) -> None:
+    def _no_route(request: Request) -> ApiError:
+        """NestJS's 404 for a route it does not have; its text holds the URL with the query string."""
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return ApiError(404, f"Cannot {request.method} {target}")
+
+    def _route(self, request: Request) -> tuple[Endpoint, dict[str, str]]:
+        for endpoint in self.endpoints:
+            match = endpoint.pattern.match(request.url.path)
+            if match and endpoint.method == request.method:
+                return endpoint, match.groupdict()
+        raise self._no_route(request)
+
+    def _check_version(self, endpoint: Endpoint, request: Request) -> None:
         if endpoint.version is None:
             return
         sent = request.headers.get("cal-api-version")
@@ -277,7 +298,7 @@ class SandboxServer:
         if effective != endpoint.version:
             # Cal.com routes other versions to older controllers, which the sandbox does not emulate; for
             # /v2/slots (whose old controller only has /available, /reserve, ...) this 404 is exactly Cal.com's.
-            raise ApiError(404, f"Cannot {method} {path}")
+            raise self._no_route(request)
 
     @staticmethod
     def _bearer(request: Request) -> str | None:
