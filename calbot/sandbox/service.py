@@ -11,7 +11,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -96,6 +96,13 @@ def iso(instant: datetime) -> str:
     """Cal.com's UTC output format: 2026-11-24T09:00:00.000Z."""
     instant = instant.astimezone(UTC)
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+
+
+def zoned_iso(local: datetime) -> str:
+    """A slot time as Cal.com's Luxon prints it: the zone's offset (2026-11-24T10:00:00.000+01:00), Z for UTC."""
+    text = local.isoformat(timespec="milliseconds")
+    zone = getattr(local.tzinfo, "key", None)
+    return text.removesuffix("+00:00") + "Z" if zone in ("UTC", "Etc/UTC") else text
 
 
 def parse_iso(value: str) -> datetime:
@@ -206,13 +213,19 @@ class SandboxCalendar:
             return None
         opens = datetime.combine(day, schedule.start, tzinfo=self.host_zone)
         closes = datetime.combine(day, schedule.end, tzinfo=self.host_zone)
+        if schedule.end == time.max:  # "…-24:00" (parsed as 23:59:59.999999) closes at the next midnight
+            closes = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.host_zone)
         return opens.astimezone(UTC), closes.astimezone(UTC)
 
     def _in_bounds(self, et: SandboxEventType, start: datetime) -> bool:
         now = self.now()
         if start < now + timedelta(minutes=et.minimum_notice_minutes):
             return False
-        return et.booking_window_days is None or start <= now + timedelta(days=et.booking_window_days)
+        if et.booking_window_days is None:
+            return True
+        # Cal.com's rolling window (calendar days): up to the end of the Nth day after today, in the host's zone.
+        last_day = now.astimezone(self.host_zone).date() + timedelta(days=et.booking_window_days)
+        return start < datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=self.host_zone)
 
     def _within_hours(self, start: datetime, end: datetime) -> bool:
         local_day = start.astimezone(self.host_zone).date()
@@ -248,9 +261,9 @@ class SandboxCalendar:
                 if (start <= cursor <= end and self._in_bounds(et, cursor)
                         and not any(b0 < slot_end and b1 > cursor for b0, b1 in busy)):
                     local = cursor.astimezone(zone)
-                    item: dict[str, Any] = {"start": local.isoformat(timespec="milliseconds")}
+                    item: dict[str, Any] = {"start": zoned_iso(local)}
                     if range_format:
-                        item["end"] = slot_end.astimezone(zone).isoformat(timespec="milliseconds")
+                        item["end"] = zoned_iso(slot_end.astimezone(zone))
                     data.setdefault(local.date().isoformat(), []).append(item)
                 cursor += step
         return data
