@@ -12,6 +12,7 @@ import re
 from calbot.calcom.errors import (
     AuthenticationError,
     CalcomAPIError,
+    CalcomConnectionLostError,
     CalcomError,
     CalcomNetworkError,
     CalcomTimeoutError,
@@ -80,6 +81,9 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
             return (f"Cal.com did not answer in time, so I cannot tell whether the {write} went through. "
                     "List your meetings to check before trying again.")
         return "Cal.com did not answer in time. Please try again in a moment."
+    if isinstance(exc, CalcomConnectionLostError) and write:
+        return (f"The connection to Cal.com broke before it answered, so I cannot tell whether the {write} went "
+                "through. List your meetings to check before trying again.")
     if isinstance(exc, CalcomNetworkError):
         return "I could not reach Cal.com just now; nothing was changed. Please try again in a moment."
     if isinstance(exc, RateLimitedError):

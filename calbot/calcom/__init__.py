@@ -5,6 +5,7 @@ from calbot.calcom.errors import (
     AuthenticationError,
     BadRequestError,
     CalcomAPIError,
+    CalcomConnectionLostError,
     CalcomError,
     CalcomNetworkError,
     CalcomTimeoutError,
@@ -18,7 +19,8 @@ from calbot.calcom.errors import (
 from calbot.calcom.models import Attendee, Booking, EventType, Me, Slot
 
 __all__ = [
-    "AuthenticationError", "BadRequestError", "CalcomAPIError", "CalcomClient", "CalcomError", "CalcomNetworkError",
-    "CalcomTimeoutError", "ConflictError", "NotFoundError", "PermissionDeniedError", "RateLimitedError",
-    "ServerError", "SlotUnavailableError", "Attendee", "Booking", "EventType", "Me", "Slot",
+    "AuthenticationError", "BadRequestError", "CalcomAPIError", "CalcomClient", "CalcomConnectionLostError",
+    "CalcomError", "CalcomNetworkError", "CalcomTimeoutError", "ConflictError", "NotFoundError",
+    "PermissionDeniedError", "RateLimitedError", "ServerError", "SlotUnavailableError", "Attendee", "Booking",
+    "EventType", "Me", "Slot",
 ]

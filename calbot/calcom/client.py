@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from calbot.calcom.errors import (
     CalcomAPIError,
+    CalcomConnectionLostError,
     CalcomNetworkError,
     CalcomTimeoutError,
     RateLimitedError,
@@ -136,9 +137,13 @@ class CalcomClient:
         except httpx.TimeoutException as exc:
             raise CalcomTimeoutError(f"Cal.com did not answer {method} /{path} in time ({type(exc).__name__})",
                                      method=method, path=f"/{path}") from None
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol) as exc:  # nothing was sent
             raise CalcomNetworkError(f"could not reach Cal.com for {method} /{path} ({type(exc).__name__})",
                                      method=method, path=f"/{path}") from None
+        except httpx.HTTPError as exc:  # sent, then the connection broke: a write may have taken effect
+            raise CalcomConnectionLostError(f"the connection to Cal.com broke during {method} /{path} before its "
+                                            f"answer arrived ({type(exc).__name__})",
+                                            method=method, path=f"/{path}") from None
         request_id = response.headers.get("x-request-id")
         try:
             payload = response.json()

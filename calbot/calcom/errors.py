@@ -25,6 +25,11 @@ class CalcomTimeoutError(CalcomNetworkError):
     """Cal.com did not answer in time. For a write we do not know whether it happened."""
 
 
+class CalcomConnectionLostError(CalcomNetworkError):
+    """The request was sent but the connection broke before the answer arrived (dropped, reset, cut off).
+    For a write we do not know whether it happened, exactly as after a timeout."""
+
+
 class CalcomAPIError(CalcomError):
     """Cal.com answered with its error envelope (or a non-2xx status)."""
 

@@ -4,6 +4,10 @@ It keeps bookings in memory and answers the endpoints calbot uses with Cal.com's
 (API-NOTES §2–§10): availability from a Mon–Fri 09:00–17:00 host schedule, taken slots, past starts, cancel twice,
 reschedule creating a new uid. Every request it receives is recorded in `requests` so tests can assert exactly which
 writes reached the calendar. Tests that need a failure queue one with `fail_next`.
+
+Its event types are full EventTypeOutput_2024_06_14 objects with `minimumBookingNotice: 0`: the fake enforces no
+minimum notice (only "not in the past"), and says so. tests/fakes/sandbox_calcom.py offers the same helpers over the
+sandbox calendar, configured to match (same host, event types, hours, clock and no minimum notice).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,9 +25,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import respx
 
+from calbot.calcom import CalcomClient
+from tests.http.cal_payloads import OMIT, event_type_json
+
 BASE_URL = "https://api.cal.com/v2"
 API_KEY = "cal_test_fakekey123"
 SLOT_TAKEN = "User either already has booking at this time or is not available"
+MSG_SINGLE_LENGTH = ("Can't specify 'lengthInMinutes' because event type does not have multiple possible lengths. "
+                     "Please, remove the 'lengthInMinutes' field from the request.")
 
 
 def iso(instant: datetime) -> str:
@@ -41,6 +51,7 @@ class Fault:
     code: str
     message: str
     exception: Exception | None = None
+    after: bool = False
 
 
 @dataclass
@@ -61,22 +72,36 @@ class FakeCalcom:
 
     def __post_init__(self) -> None:
         if not self.event_types:
-            self.event_types = [
-                {"id": 1001, "slug": "30min", "title": "30 Min Meeting", "lengthInMinutes": 30},
-                {"id": 1002, "slug": "60min", "title": "60 Min Meeting", "lengthInMinutes": 60},
-            ]
+            self.event_types = [self.event_type_output(1001, "30min", "30 Min Meeting", 30),
+                                self.event_type_output(1002, "60min", "60 Min Meeting", 60)]
+
+    def event_type_output(self, event_type_id: int, slug: str, title: str, minutes: int) -> dict[str, Any]:
+        """A spec-complete EventTypeOutput_2024_06_14 owned by the fake's host (no minimum notice, one length)."""
+        return event_type_json(
+            id=event_type_id, slug=slug, title=title, lengthInMinutes=minutes, lengthInMinutesOptions=OMIT,
+            description=f"A {minutes} minute meeting.", minimumBookingNotice=0, ownerId=1, users=["hana"],
+            bookingUrl=f"https://cal.com/hana/{slug}", bookingFields=[
+                {"type": "name", "slug": "name", "isDefault": True, "required": True},
+                {"type": "email", "slug": "email", "isDefault": True, "required": True},
+                {"type": "textarea", "slug": "notes", "isDefault": True, "required": False, "hidden": False},
+                {"type": "multiemail", "slug": "guests", "isDefault": True, "required": False, "hidden": False},
+            ])
 
     # -- test helpers ----------------------------------------------------------------------------------------------
     def add_booking(self, start: datetime, *, attendee_email: str, attendee_name: str = "Someone",
                     event_type_id: int = 1001, status: str = "accepted", minutes: int | None = None,
-                    uid: str | None = None, title: str | None = None, **extra: Any) -> dict[str, Any]:
+                    uid: str | None = None, title: str | None = None, host_email: str | None = None,
+                    **extra: Any) -> dict[str, Any]:
+        """Put a booking straight into the calendar (someone else's, cancelled, past, ...). `host_email` makes it a
+        booking of another host of the account: listed, but it does not block this host's slots."""
         event_type = self._event_type(event_type_id)
+        host_email = host_email or self.host_email
         minutes = minutes or event_type["lengthInMinutes"]
         number = next(self._ids)
         booking = {
             "id": number, "uid": uid or f"bk{number:04d}x", "title": title or f"{event_type['title']} between "
             f"{self.host_name} and {attendee_name}", "description": extra.pop("description", ""),
-            "hosts": [{"id": 1, "name": self.host_name, "email": self.host_email, "displayEmail": self.host_email,
+            "hosts": [{"id": 1, "name": self.host_name, "email": host_email, "displayEmail": host_email,
                        "username": "hana", "timeZone": self.host_zone}],
             "status": status, "start": iso(start), "end": iso(start + timedelta(minutes=minutes)),
             "duration": minutes, "eventTypeId": event_type_id,
@@ -92,8 +117,30 @@ class FakeCalcom:
         return booking
 
     def fail_next(self, method: str, path: str, status: int = 500, code: str = "INTERNAL_SERVER_ERROR",
-                  message: str = "Internal server error.", exception: Exception | None = None) -> None:
-        self.faults.append(Fault(method, re.compile(path), status, code, message, exception))
+                  message: str = "Internal server error.", exception: Exception | None = None,
+                  after: bool = False) -> None:
+        """The next matching request fails: it raises `exception` (a transport error) or answers `status`.
+        `after=True`: the request takes effect first and only its answer is lost."""
+        self.faults.append(Fault(method, re.compile(path), status, code, message, exception, after))
+
+    def edit(self, uid: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Change a stored booking behind calbot's back (e.g. cancelled or handed over meanwhile)."""
+        booking = self.booking(uid)
+        change(booking)
+        return booking
+
+    def require_confirmation(self, event_type_id: int = 1001) -> None:
+        """The event type requires the host's confirmation: new bookings start "pending" (API-NOTES §3)."""
+        self._event_type(event_type_id)["confirmationPolicy"] = {"type": "always",
+                                                                 "blockUnconfirmedBookingsInBooker": True}
+
+    def allow_lengths(self, event_type_id: int, lengths: list[int]) -> None:
+        """Give the event type several lengths ("multiple durations"): lengthInMinutes may then be one of them."""
+        self._event_type(event_type_id)["lengthInMinutesOptions"] = list(lengths)
+
+    def client(self, api_key: str | None = None) -> CalcomClient:
+        """A CalcomClient for this fake (only answered while `install()`ed on an active respx router)."""
+        return CalcomClient(api_key or API_KEY, BASE_URL)
 
     def writes(self) -> list[tuple[str, str]]:
         return [(r.method, r.url.path) for r in self.requests if r.method != "GET"]
@@ -117,6 +164,9 @@ class FakeCalcom:
     def _event_type(self, event_type_id: int) -> dict[str, Any]:
         return next(e for e in self.event_types if e["id"] == event_type_id)
 
+    def _find_event_type(self, event_type_id: Any) -> dict[str, Any] | None:
+        return next((e for e in self.event_types if e["id"] == event_type_id), None)
+
     def _ok(self, data: Any, status: int = 200, **extra: Any) -> httpx.Response:
         return httpx.Response(status, json={"status": "success", "data": data, **extra})
 
@@ -127,12 +177,18 @@ class FakeCalcom:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        for fault in list(self.faults):
-            if fault.method == request.method and fault.path.search(request.url.path):
-                self.faults.remove(fault)
-                if fault.exception is not None:
-                    raise fault.exception
-                return self._error(request, fault.status, fault.code, fault.message)
+        fault = next((f for f in self.faults
+                      if f.method == request.method and f.path.search(request.url.path)), None)
+        if fault is None:
+            return self._route(request)
+        self.faults.remove(fault)
+        if fault.after:
+            self._route(request)  # the request takes effect; only its answer is lost
+        if fault.exception is not None:
+            raise fault.exception
+        return self._error(request, fault.status, fault.code, fault.message)
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
             return self._error(request, 401, "UnauthorizedException", "Invalid API Key")
         path = request.url.path.removeprefix("/v2")
@@ -200,13 +256,12 @@ class FakeCalcom:
     def _list(self, request: httpx.Request) -> httpx.Response:
         q = request.url.params
         items = list(self.bookings)
-        status = q.get("status")
-        if status == "upcoming":
-            items = [b for b in items if parse(b["end"]) >= self.now and b["status"] in ("accepted", "pending")]
-        elif status == "past":
-            items = [b for b in items if parse(b["end"]) < self.now and b["status"] != "cancelled"]
-        elif status == "cancelled":
-            items = [b for b in items if b["status"] in ("cancelled", "rejected")]
+        statuses = [s.strip() for s in (q.get("status") or "").split(",") if s.strip()]
+        if statuses:  # a comma list: a booking matching any of them (API-NOTES §4)
+            items = [b for b in items if any(self._status_matches(b, s) for s in statuses)]
+        event_type_ids = {int(i) for i in (q.get("eventTypeId") or q.get("eventTypeIds") or "").split(",") if i}
+        if event_type_ids:
+            items = [b for b in items if b["eventTypeId"] in event_type_ids]
         if q.get("attendeeEmail"):
             items = [b for b in items if any(a["email"].lower() == q["attendeeEmail"].lower()
                                              for a in b["attendees"])]
@@ -223,6 +278,18 @@ class FakeCalcom:
             "itemsPerPage": take, "currentPage": skip // take + 1, "totalPages": -(-total // take),
             "hasNextPage": skip + len(page) < total, "hasPreviousPage": skip > 0})
 
+    def _status_matches(self, booking: dict[str, Any], status: str) -> bool:
+        end, state = parse(booking["end"]), booking["status"]
+        if status == "upcoming":
+            return end >= self.now and state in ("accepted", "pending")
+        if status == "unconfirmed":
+            return end >= self.now and state == "pending"
+        if status == "past":
+            return end < self.now and state not in ("cancelled", "rejected")
+        if status == "cancelled":
+            return state in ("cancelled", "rejected")
+        return status == "recurring" and "recurringBookingUid" in booking
+
     def _find(self, uid: str) -> dict[str, Any] | None:
         return next((b for b in self.bookings if b["uid"] == uid), None)
 
@@ -238,26 +305,41 @@ class FakeCalcom:
     def _create(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         start = parse(body["start"])
-        event_type = self._event_type(body["eventTypeId"])
+        event_type = self._find_event_type(body["eventTypeId"])
+        if event_type is None:
+            return self._error(request, 404, "NotFoundException",
+                               f"Event type with id {body['eventTypeId']} not found.")
+        options = event_type.get("lengthInMinutesOptions") or []
+        if body.get("lengthInMinutes") is not None and not options:
+            return self._error(request, 400, "BadRequestException", MSG_SINGLE_LENGTH)
+        if body.get("lengthInMinutes") is not None and body["lengthInMinutes"] not in options:
+            return self._error(request, 400, "BadRequestException", "Provided 'lengthInMinutes' is not one of the "
+                               "possible lengths for the event type. The possible lengths are: "
+                               + ", ".join(map(str, options)))
         minutes = body.get("lengthInMinutes") or event_type["lengthInMinutes"]
         if start < self.now:
             return self._error(request, 400, "BadRequestException", "Attempting to book a meeting in the past.")
         if not self._free(start, start + timedelta(minutes=minutes), minutes):
             return self._error(request, 400, "BadRequestException", SLOT_TAKEN)
         attendee = body["attendee"]
+        guests = body.get("guests", [])
+        responses = {"name": attendee["name"], "email": attendee["email"], **({"guests": guests} if guests else {}),
+                     **(body.get("bookingFieldsResponses") or {})}  # Cal.com echoes every response
         booking = self.add_booking(
             start, attendee_email=attendee["email"], attendee_name=attendee["name"],
-            event_type_id=body["eventTypeId"], minutes=minutes, guests=body.get("guests", []),
+            event_type_id=body["eventTypeId"], minutes=minutes, guests=guests, bookingFieldsResponses=responses,
             description=(body.get("bookingFieldsResponses") or {}).get("notes", ""),
-            metadata=body.get("metadata", {}))
+            metadata=body.get("metadata", {}), status="pending" if "confirmationPolicy" in event_type else "accepted")
         booking["attendees"][0]["timeZone"] = attendee["timeZone"]
+        booking["attendees"] += [{"name": "", "email": g, "displayEmail": g, "timeZone": attendee["timeZone"],
+                                  "absent": False, "language": "en"} for g in guests]  # guests are attendees too
         return self._ok(booking, 201)
 
     def _cancel(self, request: httpx.Request, uid: str) -> httpx.Response:
         booking = self._find(uid)
         if booking is None:
             return self._not_found(request, uid)
-        if booking["status"] == "cancelled":
+        if booking["status"] in ("cancelled", "rejected"):
             return self._error(request, 400, "BadRequestException",
                                f"Can't cancel booking with uid={uid} because it has been cancelled already. "
                                "Please provide uid of a booking that is not cancelled.")
@@ -271,6 +353,12 @@ class FakeCalcom:
         old = self._find(uid)
         if old is None:
             return self._not_found(request, uid)
+        if old["status"] == "cancelled" and old.get("rescheduledToUid"):
+            moved = old["rescheduledToUid"]
+            return self._error(request, 400, "BadRequestException",
+                               f"Can't reschedule booking with uid={uid} because it has been cancelled and "
+                               f"rescheduled already to booking with uid={moved}. You probably want to reschedule "
+                               f"{moved} instead by passing it within the request URL.")
         if old["status"] == "cancelled":
             return self._error(request, 400, "BadRequestException",
                                f"Can't reschedule booking with uid={uid} because it has been cancelled. Please "
@@ -286,10 +374,20 @@ class FakeCalcom:
         attendee = old["attendees"][0]
         new = self.add_booking(start, attendee_email=attendee["email"], attendee_name=attendee["name"],
                                event_type_id=event_type["id"], minutes=minutes, guests=old["guests"],
-                               description=old["description"], rescheduledFromUid=uid)
+                               description=old["description"], rescheduledFromUid=uid,
+                               bookingFieldsResponses=dict(old.get("bookingFieldsResponses") or {}),
+                               metadata=dict(old.get("metadata") or {}),
+                               status=self._rescheduled_status(event_type, body.get("rescheduledBy")))
+        new["attendees"] = [dict(a) for a in old["attendees"]]  # every attendee (and their zone) carries over
         old["status"] = "cancelled"
         old["rescheduledToUid"] = new["uid"]
         return self._ok(new, 201)
+
+
+    def _rescheduled_status(self, event_type: dict[str, Any], rescheduled_by: str | None) -> str:
+        """API-NOTES §7: moved by the host → accepted; by anyone else on a confirm-first type → pending."""
+        by_host = (rescheduled_by or "").lower() == self.host_email.lower()
+        return "pending" if "confirmationPolicy" in event_type and not by_host else "accepted"
 
 
 def at(day: date, hh: int, mm: int = 0, zone: str = "Europe/London") -> datetime:

@@ -22,6 +22,7 @@ from calbot.calcom import (
     Booking,
     CalcomAPIError,
     CalcomClient,
+    CalcomConnectionLostError,
     CalcomError,
     CalcomNetworkError,
     CalcomTimeoutError,
@@ -837,16 +838,30 @@ async def test_timeouts_become_calcom_timeout_errors(calcom_mock, client, except
     assert_key_hidden(exc)
 
 
-@pytest.mark.parametrize("exception", [httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError,
-                                       httpx.ProxyError])
+@pytest.mark.parametrize("exception", [httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol])
 async def test_connection_failures_become_calcom_network_errors(calcom_mock, client, exception):
     calcom_mock.get("/me").mock(side_effect=exception(f"failed with Bearer {API_KEY}"))
     with pytest.raises(CalcomNetworkError) as info:
         await client.me()
     exc = info.value
-    assert type(exc) is CalcomNetworkError
+    assert type(exc) is CalcomNetworkError  # nothing was sent
     assert (exc.method, exc.path.lstrip("/")) == ("GET", "me")
     assert "could not reach Cal.com" in str(exc)
+    assert_key_hidden(exc)
+
+
+@pytest.mark.parametrize("exception", [httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError])
+async def test_a_connection_broken_after_sending_is_connection_lost(calcom_mock, client, exception):
+    # The request may have reached Cal.com: for a write, whether it happened is unknown (as after a timeout).
+    route = calcom_mock.post("/bookings").mock(side_effect=exception(f"failed with Bearer {API_KEY}"))
+    with pytest.raises(CalcomConnectionLostError) as info:
+        await _create(client)
+    exc = info.value
+    assert isinstance(exc, CalcomNetworkError) and not isinstance(exc, CalcomTimeoutError)
+    assert (exc.method, exc.path.lstrip("/")) == ("POST", "bookings")
+    assert exception.__name__ in str(exc) and "before its answer arrived" in str(exc)
+    assert exc.__cause__ is None and exc.__suppress_context__
+    assert route.call_count == 1  # not blindly repeated (API-NOTES §12)
     assert_key_hidden(exc)
 
 

@@ -1,4 +1,10 @@
-"""The executor's rules, driven against a stateful Cal.com fake behind respx (no UI, no network)."""
+"""The executor's rules, driven against two stateful Cal.com backends (no UI, no network).
+
+Every test runs twice (tests/fakes/backends.py): on "respx", the FakeCalcom fake behind the spec-validating respx
+router, and on "sandbox", calbot's sandbox calendar in-process (configured like the fake, see
+tests/fakes/sandbox_calcom.py), every exchange checked against Cal.com's OpenAPI document. The few tests marked
+`respx_only` need something the sandbox does not emulate; the skip reason says what.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,14 @@ import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
-import respx
 
 from calbot.agent.account import AccountError, load_account
 from calbot.agent.executor import Executor
 from calbot.agent.session import SessionState
-from calbot.calcom import CalcomClient
-from tests.fakes.calcom_fake import API_KEY, BASE_URL, FakeCalcom, at
+from tests.fakes.backends import BACKENDS, AnyFake, open_fake, respx_only
+from tests.fakes.calcom_fake import at
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 08:00 UTC; the host works 09-17 Europe/London (= UTC now)
 MON, TUE, WED = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
@@ -21,22 +27,22 @@ USER = "ana@example.com"
 HOST = "host@example.com"
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def fake() -> FakeCalcom:
-    return FakeCalcom(now=NOW)
+def fake(backend, request):
+    yield from open_fake(backend, NOW, request)
 
 
 @pytest.fixture
 async def executor(fake):
-    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
-        fake.install(router)
-        async with CalcomClient(API_KEY, BASE_URL) as client:
-            account = await load_account(client)
-            fake.requests.clear()
-            yield Executor(client, account, clock=lambda: NOW)
-    from tests.openapi_spec import validate_request  # every request the client sent matches Cal.com's spec
-    for request in fake.requests:
-        validate_request(request)
+    async with fake.client() as client:
+        account = await load_account(client)
+        fake.requests.clear()
+        yield Executor(client, account, clock=lambda: NOW)
 
 
 def session(executor: Executor, *, email: str | None = USER, name: str | None = "Ana Diaz",
@@ -51,7 +57,7 @@ def body(request) -> dict:
     return json.loads(request.content)
 
 
-def posts(fake: FakeCalcom) -> list:
+def posts(fake: AnyFake) -> list:
     return [r for r in fake.requests if r.method == "POST"]
 
 
@@ -258,8 +264,7 @@ async def test_booking_just_after_a_dst_change_is_exact_to_the_minute(executor, 
 
 async def test_overlap_with_the_users_own_booking_is_warned(executor, fake):
     # A meeting with another host of the account does not block this host's slots, but the user is busy then.
-    other = fake.add_booking(at(TUE, 13, 30), attendee_email=USER, title="Dentist")
-    other["hosts"][0]["email"] = "other-host@example.com"
+    fake.add_booking(at(TUE, 13, 30), attendee_email=USER, title="Dentist", host_email="other-host@example.com")
     state = session(executor)
     off_grid = await executor.call(state, "book_meeting", {"start": "2026-11-24T14:45", "reason": "x"})
     assert off_grid["status"] == "slot_unavailable"  # not on the 30-minute grid
@@ -272,23 +277,18 @@ async def test_overlap_with_the_users_own_booking_is_warned(executor, fake):
 
 
 async def test_pending_booking_reported_as_awaiting_the_host(executor, fake):
-    original = fake._create
-
-    def create_pending(request):
-        response = original(request)
-        fake.bookings[-1]["status"] = "pending"
-        return type(response)(201, json={"status": "success", "data": fake.bookings[-1]})
-
-    fake._create = create_pending
+    fake.require_confirmation(1001)  # the event type asks the host to confirm each booking
     state = session(executor)
     proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
     outcome = await executor.confirm(state, proposal["proposal_id"])
     assert outcome["status"] == "awaiting_host" and "awaiting the host's confirmation" in outcome["message"]
     assert "Booked" not in outcome["message"]
+    assert [b["status"] for b in fake.active()] == ["pending"]
 
 
 async def test_duration_must_be_allowed_by_the_event_type(executor, fake):
-    executor.account.event_type.length_in_minutes_options = [15, 30, 60]
+    fake.allow_lengths(1001, [15, 30, 60])  # the calendar's event type offers three lengths ...
+    executor.account.event_type.length_in_minutes_options = [15, 30, 60]  # ... and calbot's account knows it
     state = session(executor)
     bad = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x",
                                                       "duration_minutes": 45})
@@ -297,12 +297,13 @@ async def test_duration_must_be_allowed_by_the_event_type(executor, fake):
     assert good["status"] == "awaiting_confirmation" and good["duration_minutes"] == 60
     slots = [r for r in fake.requests if r.url.path == "/v2/slots"]
     assert slots[-1].url.params["duration"] == "60"
-    await executor.confirm(state, good["proposal_id"])
+    outcome = await executor.confirm(state, good["proposal_id"])
     assert body(posts(fake)[0])["lengthInMinutes"] == 60
+    assert outcome["status"] == "booked" and outcome["booking"]["duration_minutes"] == 60
 
 
 # -- listing ---------------------------------------------------------------------------------------------------------
-def seed(fake: FakeCalcom) -> dict[str, str]:
+def seed(fake: AnyFake) -> dict[str, str]:
     return {
         "mine": fake.add_booking(at(TUE, 14), attendee_email=USER, attendee_name="Ana Diaz", title="Ana sync")["uid"],
         "mine_wed": fake.add_booking(at(WED, 10), attendee_email="ANA@example.com", title="Ana wed")["uid"],
@@ -371,6 +372,7 @@ async def test_list_cancelled_and_list_with_unknown_identity(executor, fake):
     assert nobody["count"] == 0 and "unknown" in nobody["note"]
 
 
+@respx_only("the sandbox has no recurring or seated event types")
 async def test_recurring_and_seated_bookings_do_not_break_the_list(executor, fake):
     fake.add_booking(at(TUE, 10), attendee_email=USER, recurringBookingUid="series1")
     fake.add_booking(at(WED, 11), attendee_email=USER)
@@ -426,7 +428,7 @@ async def test_ownership_is_checked_again_at_confirm(executor, fake):
     state = session(executor)
     state.remember_seen(uids["mine"])
     proposal = await executor.call(state, "cancel_meeting", {"booking_uid": uids["mine"]})
-    fake.booking(uids["mine"])["attendees"][0]["email"] = "mallory@example.com"  # changed hands meanwhile
+    fake.edit(uids["mine"], lambda b: b["attendees"][0].update(email="mallory@example.com"))  # changed hands
     outcome = await executor.confirm(state, proposal["proposal_id"])
     assert outcome["status"] == "not_allowed" and "Nothing was changed" in outcome["message"]
     assert posts(fake) == []
@@ -448,7 +450,7 @@ async def test_cancelled_between_proposal_and_confirm(executor, fake):
     state = session(executor)
     state.remember_seen(uids["mine"])
     proposal = await executor.call(state, "cancel_meeting", {"booking_uid": uids["mine"]})
-    fake.booking(uids["mine"])["status"] = "cancelled"
+    fake.edit(uids["mine"], lambda b: b.update(status="cancelled"))  # cancelled elsewhere meanwhile
     outcome = await executor.confirm(state, proposal["proposal_id"])
     assert outcome["status"] == "already_cancelled" and posts(fake) == []
 
@@ -535,14 +537,26 @@ async def test_calendar_failure_is_a_plain_sentence_and_the_next_call_works(exec
     assert (await executor.call(state, "check_availability", {"date": "2026-11-24"}))["ok"]
 
 
+@respx_only("httpx.ASGITransport has no timeouts, so the sandbox cannot make a ReadTimeout")
 async def test_create_timeout_at_confirm_says_it_may_have_happened(executor, fake):
-    import httpx
     state = session(executor)
     proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
     fake.fail_next("POST", "/bookings$", exception=httpx.ReadTimeout("slow"))
     outcome = await executor.confirm(state, proposal["proposal_id"])
     assert outcome["status"] == "failed" and "cannot tell whether the book went through" in outcome["message"]
     assert state.proposal is None
+
+
+async def test_connection_lost_after_the_create_took_effect_says_it_may_have_happened(executor, fake):
+    state = session(executor)
+    proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
+    fake.fail_next("POST", "/bookings$", exception=httpx.RemoteProtocolError("Server disconnected"), after=True)
+    outcome = await executor.confirm(state, proposal["proposal_id"])
+    assert outcome["status"] == "failed" and "cannot tell whether the book went through" in outcome["message"]
+    assert "nothing was changed" not in outcome["message"]
+    assert len(fake.active()) == 1  # it did go through: the calendar holds the booking
+    listed = await executor.call(state, "list_meetings", {})
+    assert listed["count"] == 1 and listed["meetings"][0]["start_utc"] == "2026-11-24T14:00:00Z"
 
 
 async def test_session_state_stays_json_serialisable(executor, fake):
@@ -557,18 +571,17 @@ async def test_session_state_stays_json_serialisable(executor, fake):
 
 
 async def test_unknown_event_type_id_names_the_variable(fake):
-    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
-        fake.install(router)
-        async with CalcomClient(API_KEY, BASE_URL) as client:
-            with pytest.raises(AccountError, match="CAL_EVENT_TYPE_ID=999"):
-                await load_account(client, 999)
-            account = await load_account(client, 1002)
-            assert account.event_type.length_in_minutes == 60
-        async with CalcomClient("cal_wrong", BASE_URL) as client:
-            with pytest.raises(AccountError, match="CAL_API_KEY"):
-                await load_account(client)
+    async with fake.client() as client:
+        with pytest.raises(AccountError, match="CAL_EVENT_TYPE_ID=999"):
+            await load_account(client, 999)
+        account = await load_account(client, 1002)
+        assert account.event_type.length_in_minutes == 60
+    async with fake.client("cal_wrong") as client:
+        with pytest.raises(AccountError, match="CAL_API_KEY"):
+            await load_account(client)
 
 
+@respx_only("the sandbox has no seated event types")
 async def test_seated_booking_cancels_only_the_users_seat(executor, fake):
     seated = fake.add_booking(at(TUE, 14), attendee_email=USER, attendee_name="Ana Diaz", title="Workshop")
     seated["attendees"][0]["seatUid"] = "seat-ana"
@@ -582,6 +595,7 @@ async def test_seated_booking_cancels_only_the_users_seat(executor, fake):
     assert body(posts(fake)[0]) == {"seatUid": "seat-ana"}
 
 
+@respx_only("the sandbox has no seated event types")
 async def test_owner_cannot_move_a_whole_seated_booking_from_chat(executor, fake):
     seated = fake.add_booking(at(TUE, 14), attendee_email=USER)
     seated["attendees"][0]["seatUid"] = "seat-ana"

@@ -14,6 +14,7 @@ from calbot.calcom.errors import (
     AuthenticationError,
     BadRequestError,
     CalcomAPIError,
+    CalcomConnectionLostError,
     CalcomError,
     CalcomNetworkError,
     CalcomTimeoutError,
@@ -265,6 +266,14 @@ def test_timeout_during_book_exact_sentence() -> None:
 def test_timeout_during_a_read() -> None:
     sentence = explain(CalcomTimeoutError("ReadTimeout: timed out", method="GET", path="/v2/slots"))
     assert sentence == "Cal.com did not answer in time. Please try again in a moment."
+
+
+def test_connection_lost_during_a_write_may_have_happened() -> None:
+    exc = CalcomConnectionLostError("RemoteProtocolError: Server disconnected", method="POST", path="/v2/bookings")
+    assert explain(exc, write="cancel") == ("The connection to Cal.com broke before it answered, so I cannot tell "
+                                            "whether the cancel went through. List your meetings to check before "
+                                            "trying again.")
+    assert explain(exc) == "I could not reach Cal.com just now; nothing was changed. Please try again in a moment."
 
 
 @pytest.mark.parametrize("write", [None, "book"])

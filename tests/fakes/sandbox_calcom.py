@@ -1,0 +1,202 @@
+"""FakeCalcom's test-helper interface over the real sandbox calendar (calbot.sandbox), for suites that run on both.
+
+    fake = SandboxCalcom(now=NOW)          # an in-memory sandbox configured like FakeCalcom(now=NOW)
+    async with fake.client() as client:    # CalcomClient -> request recorder -> SpecCheckingTransport -> ASGI app
+        ...
+    fake.close()                           # and check fake.spec_failures
+
+The sandbox is configured to match FakeCalcom: the same host (host@example.com, "Hana Host", username hana,
+Europe/London), event types 1001 "30 Min Meeting" (30 min) and 1002 "60 Min Meeting" (60 min), Mon-Fri 09:00-17:00 in
+the host's zone, its clock reading `fake.now`, meeting links under https://app.cal.com. Cal.com's default minimum
+booking notice is two hours and the sandbox applies it; FakeCalcom applies none (only "not in the past"), so here
+both event types set `minimum_notice_minutes=0` and the same expectations hold on both backends.
+
+Helpers, as FakeCalcom: `add_booking` (inserted straight into the store, so tests can seed other people's, cancelled,
+past or other hosts' bookings), `edit(uid, change)`, `booking(uid)`, `bookings`, `active()`, `requests` (the
+httpx.Request objects in order, recorded before they are answered), `writes()`, `latency`/`write_latency`,
+`fail_next` (the sandbox's fault hooks; see there for what cannot be emulated), `require_confirmation`,
+`allow_lengths`, `client(api_key)`. Every exchange is checked against Cal.com's OpenAPI document; mismatches collect
+in `spec_failures`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from calbot.calcom import CalcomClient
+from calbot.sandbox import (
+    EMBEDDED_BASE_URL,
+    SANDBOX_API_KEY,
+    FaultSpec,
+    Sandbox,
+    SandboxConfig,
+    SandboxEventType,
+    SandboxHost,
+    WeeklySchedule,
+)
+from calbot.sandbox.service import new_uid
+from tests.sandbox.conftest import SpecCheckingTransport
+
+BASE_URL = EMBEDDED_BASE_URL
+API_KEY = SANDBOX_API_KEY
+OTHER_HOST_ID = 2  # bookings of another host of the account: listed, but they do not block this host's slots
+
+
+def fake_like_config(*, host_email: str = "host@example.com", host_name: str = "Hana Host",
+                     host_zone: str = "Europe/London") -> SandboxConfig:
+    """A SandboxConfig that behaves like FakeCalcom's defaults (see the module docstring)."""
+    return SandboxConfig(
+        host=SandboxHost(id=1, username="hana", email=host_email, name=host_name, time_zone=host_zone),
+        schedule=WeeklySchedule(),  # Mon-Fri 09:00-17:00, as FakeCalcom's work_days / work_hours
+        event_types=(
+            # minimum_notice_minutes=0: FakeCalcom has no minimum notice (Cal.com's default would be 120).
+            SandboxEventType(1001, "30min", "30 Min Meeting", 30, description="A 30 minute meeting.",
+                             minimum_notice_minutes=0),
+            SandboxEventType(1002, "60min", "60 Min Meeting", 60, description="A 60 minute meeting.",
+                             minimum_notice_minutes=0),
+        ),
+        rate_limit=0, test_hooks=True, public_url="https://app.cal.com")
+
+
+class _Recorder(httpx.AsyncBaseTransport):
+    """Records each request (before it is answered, as FakeCalcom does) and adds the configured latency."""
+
+    def __init__(self, owner: SandboxCalcom, inner: httpx.AsyncBaseTransport) -> None:
+        self.owner = owner
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.owner.requests.append(request)
+        delay = self.owner.latency + (self.owner.write_latency if request.method == "POST" else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        return await self.inner.handle_async_request(request)
+
+
+class SandboxCalcom:
+    base_url = BASE_URL
+    api_key = API_KEY
+
+    def __init__(self, now: datetime, *, config: SandboxConfig | None = None, db: str = ":memory:") -> None:
+        self.now = now
+        self.requests: list[httpx.Request] = []
+        self.latency = 0.0  # seconds each answer takes (lets concurrent calls interleave)
+        self.write_latency = 0.0  # extra seconds for POSTs
+        self.sandbox = Sandbox(config or fake_like_config(), db, clock=lambda: self.now)
+        self.spec = SpecCheckingTransport(self.sandbox.transport())
+
+    # -- plumbing --------------------------------------------------------------------------------------------------
+    @property
+    def calendar(self):  # noqa: ANN201 - SandboxCalendar
+        return self.sandbox.calendar
+
+    @property
+    def store(self):  # noqa: ANN201 - BookingStore
+        return self.sandbox.store
+
+    @property
+    def spec_failures(self) -> list[str]:
+        return self.spec.failures
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return _Recorder(self, self.spec)
+
+    def client(self, api_key: str | None = None) -> CalcomClient:
+        return CalcomClient(api_key or API_KEY, BASE_URL, transport=self.transport())
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def _reconfigure(self, event_type_id: int, **changes: Any) -> None:
+        """Change one event type of the running sandbox (its config is frozen, so swap it everywhere it is held)."""
+        config = self.sandbox.config
+        if config.event_type(event_type_id) is None:
+            raise KeyError(event_type_id)
+        config = replace(config, event_types=tuple(replace(et, **changes) if et.id == event_type_id else et
+                                                    for et in config.event_types))
+        self.sandbox.config = self.sandbox.calendar.config = self.sandbox.server.config = config
+
+    # -- test helpers (FakeCalcom's interface) ---------------------------------------------------------------------
+    def add_booking(self, start: datetime, *, attendee_email: str, attendee_name: str = "Someone",
+                    event_type_id: int = 1001, status: str = "accepted", minutes: int | None = None,
+                    uid: str | None = None, title: str | None = None, host_email: str | None = None,
+                    **extra: Any) -> dict[str, Any]:
+        """Insert a booking straight into the sandbox's store, in the sandbox's own output shape."""
+        calendar = self.sandbox.calendar
+        et = calendar.event_type(event_type_id)
+        guests = list(extra.pop("guests", []))
+        description = extra.pop("description", "")
+        metadata = dict(extra.pop("metadata", {}))
+        attendee = {"name": attendee_name, "email": attendee_email, "displayEmail": attendee_email,
+                    "timeZone": "UTC", "language": "en", "absent": False}
+        with self.store.write():
+            booking = calendar._output(
+                number=self.store.next_id(), uid=uid or new_uid(), et=et, start=start.astimezone(UTC),
+                length=minutes or et.length, status=status, attendee=attendee, guests=guests,
+                responses={"name": attendee_name, "email": attendee_email}, metadata=metadata, **extra)
+            booking["description"] = description
+            if title:
+                booking["title"] = title
+            host_id = self.sandbox.config.host.id
+            if host_email and host_email.lower() != self.sandbox.config.host.email.lower():
+                host_id = OTHER_HOST_ID
+                booking["hosts"] = [{**booking["hosts"][0], "id": host_id, "email": host_email,
+                                     "displayEmail": host_email, "name": host_email.split("@")[0].title()}]
+            self.store.insert(booking, host_id)
+        return booking
+
+    def edit(self, uid: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Change a stored booking behind calbot's back (e.g. cancelled or handed over meanwhile)."""
+        with self.store.write():
+            booking = self.booking(uid)
+            change(booking)
+            self.store.update(booking)
+        return booking
+
+    def booking(self, uid: str) -> dict[str, Any]:
+        booking = self.store.get(uid)
+        if booking is None:
+            raise KeyError(uid)
+        return booking
+
+    @property
+    def bookings(self) -> list[dict[str, Any]]:
+        return self.store.all()
+
+    def active(self) -> list[dict[str, Any]]:
+        return [b for b in self.store.all() if b["status"] in ("accepted", "pending")]
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(r.method, r.url.path) for r in self.requests if r.method != "GET"]
+
+    def fail_next(self, method: str, path: str, status: int = 500, code: str = "INTERNAL_SERVER_ERROR",
+                  message: str = "Internal server error.", exception: Exception | None = None,
+                  after: bool = False) -> None:
+        """The sandbox's own fault hook. `code` is not settable: the sandbox answers the NestJS name for `status`
+        (or INTERNAL_SERVER_ERROR for a plain 500). Of transport errors only a dropped connection exists here
+        (httpx.RemoteProtocolError, as uvicorn closing the socket); httpx.ASGITransport has no timeouts, so a
+        test that needs a ReadTimeout etc. is respx-only."""
+        if exception is not None:
+            if not isinstance(exception, httpx.RemoteProtocolError):
+                raise NotImplementedError(f"the sandbox cannot raise {type(exception).__name__}: make this test "
+                                          "respx-only")
+            spec = FaultSpec(method=method, path=path, drop=True, after=after)
+        else:
+            is_default_500 = status == 500 and message == "Internal server error."
+            spec = FaultSpec(method=method, path=path, status=status, after=after,
+                             message=None if is_default_500 else message)
+        self.sandbox.server.add_fault(spec)
+
+    def require_confirmation(self, event_type_id: int = 1001) -> None:
+        """The event type requires the host's confirmation: new bookings start "pending" (API-NOTES §3)."""
+        self._reconfigure(event_type_id, requires_confirmation=True)
+
+    def allow_lengths(self, event_type_id: int, lengths: list[int]) -> None:
+        """Give the event type several lengths ("multiple durations"): lengthInMinutes may then be one of them."""
+        self._reconfigure(event_type_id, length_options=tuple(lengths))
