@@ -278,9 +278,10 @@ class SandboxCalendar:
             raise ApiError(400, MSG_SLOT_TAKEN)
 
     # -- bookings --------------------------------------------------------------------------------------------------
-    def _output(self, *, number: int, uid: str, et: SandboxEventType, start: datetime, length: int, status: str,
-                attendee: dict[str, Any], guests: list[str], responses: dict[str, Any],
-                metadata: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    def booking_output(self, *, number: int, uid: str, et: SandboxEventType, start: datetime, length: int,
+                       status: str, attendee: dict[str, Any], guests: list[str], responses: dict[str, Any],
+                       metadata: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """A booking as Cal.com outputs it (BookingOutput_2024_08_13); guests are attendees too, as in Cal.com."""
         now = iso(self.now())
         host = self.config.host
         attendees = [attendee] + [{"name": "", "email": g, "displayEmail": g, "timeZone": attendee["timeZone"],
@@ -317,7 +318,7 @@ class SandboxCalendar:
                      **({"guests": list(request.guests)} if request.guests else {}), **request.responses}
         with self.store.write():
             self._check_bookable(et, start, end)
-            booking = self._output(
+            booking = self.booking_output(
                 number=self.store.next_id(), uid=new_uid(), et=et, start=start, length=length,
                 status="pending" if et.requires_confirmation else "accepted", attendee=attendee,
                 guests=list(request.guests), responses=responses, metadata=dict(request.metadata))
@@ -371,7 +372,7 @@ class SandboxCalendar:
             # Free the old slot first: the unique index must not see two accepted bookings at one time.
             old.update(status="cancelled", updatedAt=iso(self.now()))
             self.store.update(old)
-            new = self._output(
+            new = self.booking_output(
                 number=self.store.next_id(), uid=new_uid(), et=et, start=start, length=length, status=status,
                 attendee=attendees[0], guests=list(old.get("guests") or []), responses=responses,
                 metadata=dict(old.get("metadata") or {}), rescheduledFromUid=uid, reschedulingReason=reason,

@@ -136,7 +136,7 @@ class SandboxCalcom:
         attendee = {"name": attendee_name, "email": attendee_email, "displayEmail": attendee_email,
                     "timeZone": "UTC", "language": "en", "absent": False}
         with self.store.write():
-            booking = calendar._output(
+            booking = calendar.booking_output(
                 number=self.store.next_id(), uid=uid or new_uid(), et=et, start=start.astimezone(UTC),
                 length=minutes or et.length, status=status, attendee=attendee, guests=guests,
                 responses={"name": attendee_name, "email": attendee_email}, metadata=metadata, **extra)

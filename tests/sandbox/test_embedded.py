@@ -20,8 +20,9 @@ import pytest
 
 from calbot.config import load_settings
 from calbot.runtime import Calendar
-from calbot.sandbox import SANDBOX_API_KEY
+from calbot.sandbox import SANDBOX_API_KEY, Sandbox
 from tests.http.cal_payloads import envelope, event_type_json, me_json
+from tests.sandbox.conftest import SpecCheckingTransport
 
 CAL_VARS = ["CAL_API_KEY", "CAL_API_BASE_URL", "CAL_EVENT_TYPE_ID", "CAL_USER_EMAIL", "CAL_USER_NAME",
             "CALBOT_TIMEZONE", "CALBOT_SANDBOX_DB"]
@@ -34,6 +35,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.chdir(tmp_path)  # no ./.env from the project
+
+
+@pytest.fixture(autouse=True)
+def spec_checked_sandbox(monkeypatch: pytest.MonkeyPatch):
+    """Every exchange between the app's client and the embedded sandbox is checked against the OpenAPI document."""
+    transports: list[SpecCheckingTransport] = []
+
+    def transport(self: Sandbox) -> SpecCheckingTransport:
+        transports.append(SpecCheckingTransport(httpx.ASGITransport(app=self.server.app)))
+        return transports[-1]
+
+    monkeypatch.setattr(Sandbox, "transport", transport)
+    yield transports
+    failures = [f for t in transports for f in t.failures]
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)
 
 
 def fresh_clone_settings(db: Path):
@@ -51,7 +68,8 @@ def ms(iso_utc: str) -> int:
     return int(datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-async def test_without_a_key_a_chat_books_lists_moves_and_cancels_in_the_sandbox(tmp_path: Path):
+async def test_without_a_key_a_chat_books_lists_moves_and_cancels_in_the_sandbox(tmp_path: Path,
+                                                                                spec_checked_sandbox):
     db = tmp_path / "state" / "sandbox.db"
     settings = fresh_clone_settings(db)
     assert settings.cal_api_key is None and settings.calendar == "sandbox" and settings.calendar_notice
@@ -103,6 +121,9 @@ async def test_without_a_key_a_chat_books_lists_moves_and_cancels_in_the_sandbox
         start_utc = moved["booking"]["start_utc"]
     finally:
         await calendar.aclose()
+    # every exchange went through the spec check, writes included
+    sent = [(r.method, r.url.path) for t in spec_checked_sandbox for r, _ in t.exchanges]
+    assert ("POST", "/v2/bookings") in sent and len(sent) >= 10, sent
 
     # the SQLite file holds the result
     stored = rows(db)
