@@ -2,9 +2,7 @@
 router of tests/conftest.py) and "sandbox" (calbot's sandbox calendar in-process over httpx.ASGITransport, every
 exchange checked against the OpenAPI document by SpecCheckingTransport). Both offer the same test helpers.
 
-    @pytest.fixture(params=BACKENDS)
-    def backend(request): return request.param
-
+    # `backend` (params "respx", "sandbox") comes from tests/conftest.py
     @pytest.fixture
     def fake(backend, request):
         yield from open_fake(backend, NOW, request)

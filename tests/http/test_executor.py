@@ -18,18 +18,13 @@ import pytest
 from calbot.agent.account import AccountError, load_account
 from calbot.agent.executor import Executor
 from calbot.agent.session import SessionState
-from tests.fakes.backends import BACKENDS, AnyFake, open_fake, respx_only
+from tests.fakes.backends import AnyFake, open_fake, respx_only
 from tests.fakes.calcom_fake import at
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 08:00 UTC; the host works 09-17 Europe/London (= UTC now)
 MON, TUE, WED = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
 USER = "ana@example.com"
 HOST = "host@example.com"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    return request.param
 
 
 @pytest.fixture

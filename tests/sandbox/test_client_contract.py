@@ -21,18 +21,13 @@ from calbot.calcom import (
 )
 from calbot.calcom.models import CreateBookingRequest, NewAttendee, RescheduleRequest
 from calbot.timezones import localize
-from tests.fakes.backends import BACKENDS, open_fake
+from tests.fakes.backends import open_fake
 from tests.fakes.calcom_fake import at
 from tests.sandbox.conftest import FIXED_NOW
 
 MON, TUE, WED, THU = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26)
 HOST = "host@example.com"
 ANA = "ana@example.com"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    return request.param
 
 
 @pytest.fixture
