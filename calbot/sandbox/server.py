@@ -1,7 +1,7 @@
 """The sandbox's HTTP face: Cal.com v2 paths, headers, envelopes and status codes, as an ASGI app (Starlette).
 
-Per request, in Cal.com's order: test faults (only with test hooks), rate limit, route, `cal-api-version`, auth,
-validation, the calendar rule. Every answer carries `X-Request-Id` and the `X-RateLimit-*-Default` headers.
+Per request, in Cal.com's order: test faults (only with test hooks), route and `cal-api-version` (NestJS's 404),
+rate limit, auth, validation, the calendar rule. Every answer carries `X-Request-Id` and the `X-RateLimit-*-Default` headers.
 Success is `{"status":"success","data":…}` (plus `pagination` for lists); every refusal is Cal.com's error
 envelope. Test hooks under /_sandbox/ exist only when the config says `test_hooks=True`.
 """
@@ -190,9 +190,10 @@ class SandboxServer:
             if fault.spec.status is not None:
                 return self._fault_response(request, fault, headers)
         try:
-            headers.update(self._rate_limit(request))
             endpoint, params = self._route(request)
             self._check_version(endpoint, request)
+            # Cal.com's throttler is a guard: it counts only requests that reached a route, before auth.
+            headers.update(self._rate_limit(request))
             self._check_auth(endpoint, request)
             status, data, extra = await endpoint.handler(request, params)
             response: Response = JSONResponse({"status": "success", "data": data, **extra}, status_code=status,

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from calbot.config import load_settings
+from calbot.agent.account import AccountError
 from calbot.runtime import Calendar
 from calbot.sandbox import SANDBOX_API_KEY, Sandbox
 from tests.http.cal_payloads import envelope, event_type_json, me_json
@@ -162,3 +163,13 @@ async def test_with_a_key_calbot_talks_to_cal_com_not_the_sandbox(tmp_path: Path
     finally:
         await calendar.aclose()
     assert not db.exists()  # the sandbox was never opened
+
+
+async def test_an_unusable_sandbox_file_is_a_sentence_naming_the_variable(tmp_path: Path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the sandbox wants a folder")
+    settings = load_settings(calbot_sandbox_db=str(blocker / "sandbox.db"))
+    with pytest.raises(AccountError) as caught:
+        await Calendar.connect(settings)
+    message = str(caught.value)
+    assert "CALBOT_SANDBOX_DB" in message and "CAL_API_KEY" in message and str(blocker) in message

@@ -776,3 +776,15 @@ async def test_fourth_request_in_the_window_is_throttled_with_rate_limit_headers
     with pytest.raises(RateLimitedError) as caught:
         await client.me()
     assert caught.value.retry_after is not None and caught.value.retry_after > 0
+
+
+async def test_requests_that_reach_no_route_do_not_count_against_the_rate_limit(make_sandbox):
+    sandbox = make_sandbox(rate_limit=2)
+    auth = {"Authorization": f"Bearer {SANDBOX_API_KEY}"}
+    # Off-spec on purpose (unknown path, wrong version), so sent without the spec check.
+    async with httpx.AsyncClient(base_url=ORIGIN, transport=sandbox.transport(), headers=auth) as http:
+        for _ in range(3):
+            assert (await http.get("/v2/nope", headers=BOOKINGS)).status_code == 404
+            assert (await http.get("/v2/slots", headers=BOOKINGS)).status_code == 404  # legacy version: no route
+        statuses = [(await http.get("/v2/me", headers=BOOKINGS)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
