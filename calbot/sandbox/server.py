@@ -92,6 +92,7 @@ class FaultSpec(BaseModel):
         if self.status is not None and self.drop:
             raise ValueError("a fault either answers a status or drops the connection, not both")
         re.compile(self.path)
+        self.method = self.method.upper()
         return self
 
 
