@@ -16,7 +16,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from calbot.sandbox.service import ApiError, ListQuery
-from calbot.timezones import UnknownTimeZoneError, get_zone
+from calbot.timezones import UnknownTimeZoneError, get_zone, parse_instant
 
 LANGUAGES = ("ar", "ca", "de", "es", "eu", "he", "id", "ja", "lv", "pl", "ro", "sr", "th", "vi", "az", "cs", "el",
              "es-419", "fi", "hr", "it", "km", "nl", "pt", "ru", "sv", "tr", "zh-CN", "bg", "da", "en", "et", "fr",
@@ -53,10 +53,7 @@ def parse_iso(value: str, *, end_of_day: bool = False) -> datetime:
     if "T" not in value and " " not in value:
         day = date.fromisoformat(value)
         return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0), tzinfo=UTC)
-    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    return parse_instant(value)
 
 
 def iso_field(errors: Errors, prop: str, value: Any, *, required: bool = False,

@@ -96,6 +96,11 @@ class FaultSpec(BaseModel):
         return self
 
 
+def internal_error() -> ApiError:
+    """Cal.com's catch-all filter answer for an unknown error."""
+    return ApiError(500, "Internal server error.", code="INTERNAL_SERVER_ERROR")
+
+
 class Throttled(ApiError):
     """Cal.com's 429, carrying the rate-limit headers that say when to come back."""
 
@@ -183,13 +188,9 @@ class SandboxServer:
         fault = self._take_fault(method, path)
         headers = {"X-Request-Id": request_id}
         if fault and not fault.spec.after:
-            if fault.spec.delay:
-                await asyncio.sleep(fault.spec.delay)
-            if fault.spec.drop:
-                self._record(request, 0)
-                return DroppedAnswer("the sandbox dropped the connection (test fault)")
-            if fault.spec.status is not None:
-                return self._fault_response(request, fault, headers)
+            misbehaved = await self._misbehave(request, fault, headers)
+            if misbehaved is not None:
+                return misbehaved
         try:
             endpoint, params = self._route(request)
             self._check_version(endpoint, request)
@@ -205,24 +206,32 @@ class SandboxServer:
             response = JSONResponse(self._error_body(request, error), status_code=error.status, headers=headers)
         except Exception:  # an emulator bug: answer like Cal.com's catch-all filter, log the details here
             log.exception("sandbox: unexpected error on %s %s", method, path)
-            response = JSONResponse(self._error_body(request, ApiError(
-                500, "Internal server error.", code="INTERNAL_SERVER_ERROR")), status_code=500, headers=headers)
+            response = JSONResponse(self._error_body(request, internal_error()), status_code=500, headers=headers)
         if fault and fault.spec.after:
-            if fault.spec.delay:
-                await asyncio.sleep(fault.spec.delay)
-            if fault.spec.drop:
-                self._record(request, response.status_code)
-                return DroppedAnswer("the sandbox dropped the connection after the request took effect "
-                                     "(test fault)", response.status_code)
-            if fault.spec.status is not None:
-                return self._fault_response(request, fault, headers)
+            misbehaved = await self._misbehave(request, fault, headers, answered=response.status_code)
+            if misbehaved is not None:
+                return misbehaved
         self._record(request, response.status_code)
         return response
+
+    async def _misbehave(self, request: Request, fault: Fault, headers: dict[str, str], *,
+                         answered: int | None = None) -> Response | None:
+        """Apply a fault: its delay, then its drop or its status. None: carry on as usual after the delay.
+        `answered` is the real answer's status when the request has already taken effect (an `after` fault)."""
+        if fault.spec.delay:
+            await asyncio.sleep(fault.spec.delay)
+        if fault.spec.drop:
+            self._record(request, answered or 0)
+            took_effect = " after the request took effect" if answered is not None else ""
+            return DroppedAnswer(f"the sandbox dropped the connection{took_effect} (test fault)", answered or 200)
+        if fault.spec.status is not None:
+            return self._fault_response(request, fault, headers)
+        return None
 
     def _fault_response(self, request: Request, fault: Fault, headers: dict[str, str]) -> Response:
         status = fault.spec.status or 500
         if status == 500 and not fault.spec.message:
-            error = ApiError(500, "Internal server error.", code="INTERNAL_SERVER_ERROR")
+            error = internal_error()
         elif status == 429:
             error = ApiError(429, fault.spec.message or THROTTLED_MESSAGE)
             headers = {**headers, "X-RateLimit-Limit-Default": str(self.config.rate_limit or 120),

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from calbot.sandbox.config import SandboxConfig, SandboxEventType
 from calbot.sandbox.store import BookingStore, DuplicateSlotError
+from calbot.timezones import parse_instant
 
 # Exact Cal.com messages (API-NOTES §3-§10; Cal.com's errors.service.ts, bookings.service.ts, input.service.ts).
 MSG_SLOT_TAKEN = "User either already has booking at this time or is not available"
@@ -103,10 +104,6 @@ def zoned_iso(local: datetime) -> str:
     text = local.isoformat(timespec="milliseconds")
     zone = getattr(local.tzinfo, "key", None)
     return text.removesuffix("+00:00") + "Z" if zone in ("UTC", "Etc/UTC") else text
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 _UID_ALPHABET = string.ascii_letters + string.digits
@@ -243,7 +240,7 @@ class SandboxCalendar:
         length = duration or et.length
         step = timedelta(minutes=et.slot_interval or length)
         zone = ZoneInfo(time_zone)
-        busy = [(parse_iso(b["start"]), parse_iso(b["end"]))
+        busy = [(parse_instant(b["start"]), parse_instant(b["end"]))
                 for b in self.store.overlapping(self.config.host.id, start - timedelta(days=1),
                                                 end + timedelta(days=1))
                 if b["uid"] != reschedule_uid]
@@ -403,7 +400,7 @@ class SandboxCalendar:
 
     @staticmethod
     def _status_matches(booking: dict[str, Any], status: str, now: datetime) -> bool:
-        end, state = parse_iso(booking["end"]), booking["status"]
+        end, state = parse_instant(booking["end"]), booking["status"]
         if status == "upcoming":
             return end >= now and state in ("accepted", "pending")
         if status == "unconfirmed":
@@ -427,6 +424,6 @@ class SandboxCalendar:
             return False
         if query.event_type_ids and booking["eventTypeId"] not in query.event_type_ids:
             return False
-        if query.after_start and parse_iso(booking["start"]) < query.after_start:
+        if query.after_start and parse_instant(booking["start"]) < query.after_start:
             return False
-        return not (query.before_end and parse_iso(booking["end"]) > query.before_end)
+        return not (query.before_end and parse_instant(booking["end"]) > query.before_end)

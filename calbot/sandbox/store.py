@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from calbot.timezones import parse_instant
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bookings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -123,4 +125,4 @@ class BookingStore:
 
 
 def _ms(value: str) -> int:
-    return to_ms(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return to_ms(parse_instant(value))
