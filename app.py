@@ -1,37 +1,188 @@
-"""calbot's Chainlit entry point (`chainlit run app.py`).
+"""calbot's Chainlit front door (`chainlit run app.py`): hooks and rendering only; the chat lives in calbot.chat.
 
-Placeholder until the chat loop lands (issue "Chat: the tool-calling loop and the Chainlit app"): it starts, checks
-the configuration and the Cal.com connection, and says plainly what is and is not ready. All logic lives in calbot/.
+- Replies stream; each tool call is a step; lists and proposals are rendered by code (calbot.render).
+- A proposal is a message with Confirm and Discard buttons. Confirm executes the stored proposal once (a double click
+  writes once); Discard is answered by code. Typing a new message withdraws the open proposal and its buttons.
+- The browser's time zone arrives through public/calbot.js -> window message -> on_window_message.
 """
 
 from __future__ import annotations
 
-import chainlit as cl
+import logging
+from typing import Any
 
-from calbot.agent.account import AccountError
+import chainlit as cl
+from chainlit.utils import utc_now
+
+from calbot import render
+from calbot.agent.loop import (
+    CodeReply,
+    Event,
+    ProposalReady,
+    ProposalWithdrawn,
+    TextDelta,
+    TextDone,
+    ToolFinished,
+    ToolStarted,
+)
+from calbot.agent.session import SessionState
+from calbot.chat import ChatService
 from calbot.config import load_settings
-from calbot.runtime import Calendar
+
+log = logging.getLogger("calbot.app")
+
+service = ChatService(load_settings())  # no network at import: the calendar connects on the first message
+
+TIME_ZONE_REQUEST = {"type": "calbot:time_zone?"}
+SOMETHING_WENT_WRONG = "Something went wrong on calbot's side; nothing was changed. Please try again."
 
 
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    return [cl.Starter(label="Check the calendar", message="Is the calendar connected?")]
+    return [
+        cl.Starter(label="Book a meeting", message="Help me book a meeting."),
+        cl.Starter(label="Show my meetings", message="Show me my scheduled meetings."),
+        cl.Starter(label="Cancel a meeting", message="I want to cancel one of my meetings."),
+        cl.Starter(label="Reschedule a meeting", message="I want to move one of my meetings to another time."),
+    ]
+
+
+def _state() -> SessionState:
+    state = cl.user_session.get("state")
+    if state is None:
+        state = service.new_state()
+        cl.user_session.set("state", state)
+    return state
+
+
+def _proposal_messages() -> dict[str, cl.Message]:
+    messages = cl.user_session.get("proposal_messages")
+    if messages is None:
+        messages = {}
+        cl.user_session.set("proposal_messages", messages)
+    return messages
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    _state()
+    await cl.send_window_message(TIME_ZONE_REQUEST)  # public/calbot.js answers with the browser's zone
+
+
+@cl.on_window_message
+async def on_window_message(data: Any) -> None:
+    if isinstance(data, dict) and data.get("type") == "calbot:time_zone" and isinstance(data.get("time_zone"), str):
+        service.set_browser_zone(_state(), data["time_zone"][:64])
+
+
+class PageRenderer:
+    """Turns the loop's events into Chainlit messages and steps."""
+
+    def __init__(self) -> None:
+        self.streaming: cl.Message | None = None
+        self.steps: dict[str, cl.Step] = {}
+
+    async def emit(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            if self.streaming is None:
+                self.streaming = cl.Message(content="")
+            await self.streaming.stream_token(event.text)
+        elif isinstance(event, TextDone):
+            if self.streaming is not None:
+                await self.streaming.send()
+                self.streaming = None
+        elif isinstance(event, ToolStarted):
+            step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
+            step.input = event.arguments if isinstance(event.arguments, dict) else {"arguments": event.arguments}
+            step.start = utc_now()
+            await step.send()
+            self.steps[event.call_id] = step
+        elif isinstance(event, ToolFinished):
+            step = self.steps.pop(event.call_id, None)
+            if step is not None:
+                step.output = event.result
+                step.end = utc_now()
+                await step.update()
+            if event.name == "list_meetings" and event.result.get("ok"):
+                await cl.Message(content=render.meetings_markdown(event.result)).send()
+        elif isinstance(event, ProposalReady):
+            await self.show_proposal(event)
+        elif isinstance(event, ProposalWithdrawn):
+            await close_proposal(event.proposal.id, "_Withdrawn because you sent a new message: nothing was "
+                                                    "changed._")
+        elif isinstance(event, CodeReply):
+            await cl.Message(content=event.text).send()
+
+    async def show_proposal(self, event: ProposalReady) -> None:
+        proposal = event.proposal
+        payload = {"proposal_id": proposal.id}
+        message = cl.Message(content=render.proposal_markdown(proposal), actions=[
+            cl.Action(name="confirm", payload=payload, label="Confirm", icon="check"),
+            cl.Action(name="discard", payload=payload, label="Discard", icon="x"),
+        ])
+        await message.send()
+        _proposal_messages()[proposal.id] = message
+
+    async def finish(self) -> None:
+        """End a reply cut short (Stop, error) so the page does not keep a half-streamed message open."""
+        if self.streaming is not None:
+            await self.streaming.send()
+            self.streaming = None
+
+
+async def close_proposal(proposal_id: str, note: str) -> None:
+    """Take the buttons off a proposal message and say what became of it."""
+    message = _proposal_messages().pop(proposal_id, None)
+    if message is None:
+        return
+    await message.remove_actions()
+    message.actions = []
+    message.content = f"{message.content}\n\n{note}"
+    await message.update()
 
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    settings = load_settings()
-    lines = ["calbot's chat is not wired up yet: this build has the calendar core only."]
-    lines += [f"- {problem}" for problem in settings.problems]
-    if settings.calendar_notice:
-        lines.append(f"- {settings.calendar_notice}")
+    renderer = PageRenderer()
     try:
-        calendar = await Calendar.connect(settings)
-    except AccountError as exc:
-        lines.append(f"- {exc}")
-    else:
-        where = "the sandbox calendar" if calendar.is_sandbox else "Cal.com"
-        lines.append(f"- Connected to {where} as {calendar.account.me.email}; booking event type "
-                     f"'{calendar.account.event_type.title}' ({calendar.account.event_type.id}).")
-        await calendar.aclose()
-    await cl.Message(content="\n".join(lines)).send()
+        await service.handle_message(_state(), message.content, renderer.emit)
+    except Exception:
+        log.exception("on_message failed")
+        await cl.Message(content=SOMETHING_WENT_WRONG).send()
+    finally:
+        await renderer.finish()
+
+
+def _proposal_id(action: cl.Action) -> str:
+    value = (action.payload or {}).get("proposal_id")
+    return value if isinstance(value, str) else ""
+
+
+@cl.action_callback("confirm")
+async def on_confirm(action: cl.Action) -> None:
+    proposal_id = _proposal_id(action)
+    try:
+        outcome = await service.confirm(_state(), proposal_id)
+    except Exception:
+        log.exception("confirm failed")
+        await cl.Message(content=SOMETHING_WENT_WRONG).send()
+        return
+    if outcome.get("repeated") or outcome.get("status") == "in_progress":
+        return  # a second click on the same proposal: it was (or is being) done once, and answered once
+    if outcome.get("status") == "no_proposal":
+        await close_proposal(proposal_id, "_This proposal is no longer open: nothing was changed._")
+        await cl.Message(content=render.escape(outcome.get("message"))).send()
+        return
+    await close_proposal(proposal_id, "_You pressed **Confirm**._")
+    await cl.Message(content=render.outcome_markdown(outcome)).send()
+
+
+@cl.action_callback("discard")
+async def on_discard(action: cl.Action) -> None:
+    proposal_id = _proposal_id(action)
+    outcome = service.discard(_state(), proposal_id)
+    if outcome.get("status") == "in_progress":
+        return
+    await close_proposal(proposal_id, "_You pressed **Discard**._")
+    if outcome.get("status") == "discarded":
+        await cl.Message(content="Discarded: nothing was changed.").send()

@@ -114,3 +114,46 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
     if isinstance(exc, CalcomError):
         return "Something went wrong talking to Cal.com; nothing was changed. Please try again."
     return "Something went wrong on calbot's side; nothing was changed. Please try again."
+
+
+def explain_model_error(exc: BaseException, *, model: str | None = None, base_url: str | None = None) -> str:
+    """One plain sentence for a failed call to the OpenAI-compatible model endpoint, naming the fix.
+
+    The provider's own text is never used: it can quote part of the key ("Incorrect API key provided: sk-ab***")."""
+    import httpx
+    import openai
+
+    where = f" at {base_url}" if base_url else ""
+    if isinstance(exc, openai.APITimeoutError) or isinstance(exc, (TimeoutError, httpx.TimeoutException)):
+        return "The model did not answer in time. Please try again in a moment."
+    if isinstance(exc, openai.APIConnectionError):
+        return (f"calbot could not reach the model server{where}. Check OPENAI_BASE_URL and that the server is "
+                "running, then try again.")
+    if isinstance(exc, openai.AuthenticationError):
+        return "The model server rejected OPENAI_API_KEY. Set OPENAI_API_KEY to a valid key and restart calbot."
+    if isinstance(exc, openai.PermissionDeniedError):
+        return ("OPENAI_API_KEY is not allowed to use this model. Use a key with access to it, or set OPENAI_MODEL "
+                "to a model the key may use.")
+    if isinstance(exc, openai.NotFoundError):
+        name = f" '{model}'" if model else ""
+        return (f"The model server does not offer the model{name}. Set OPENAI_MODEL to a model it serves (and "
+                "check OPENAI_BASE_URL).")
+    if isinstance(exc, openai.RateLimitError):
+        code = getattr(exc, "code", None) or ""
+        if "quota" in str(code):
+            return ("The account behind OPENAI_API_KEY has run out of credit. Add credit or set OPENAI_API_KEY to "
+                    "another key.")
+        return "The model service is limiting requests right now. Please try again in a minute."
+    if isinstance(exc, openai.BadRequestError):
+        code = str(getattr(exc, "code", None) or "")
+        if "context_length" in code:
+            return "This chat has grown too long for the model. Please start a new chat."
+        return ("The model server refused calbot's request. Check that OPENAI_MODEL supports tool calling, or try "
+                "again.")
+    if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+        return "The model service had an internal error. Please try again in a minute."
+    if isinstance(exc, openai.APIStatusError):
+        return f"The model server refused the request (HTTP {exc.status_code}). Please try again."
+    if isinstance(exc, (openai.APIError, httpx.HTTPError)):
+        return "The model's answer was cut off. Please try again."
+    return "Something went wrong on calbot's side while asking the model. Please try again."

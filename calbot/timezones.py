@@ -49,6 +49,47 @@ def get_zone(name: str) -> ZoneInfo:
                                    "Europe/Berlin or America/New_York.") from None
 
 
+_ZONE_ALIASES = {"utc": "UTC", "gmt": "UTC", "z": "UTC", "zulu": "UTC"}
+
+
+def _zone_index() -> dict[str, str]:
+    """Lower-cased IANA names and their last component ("berlin", "new york") -> the IANA name."""
+    from zoneinfo import available_timezones
+
+    index: dict[str, str] = {}
+    for key in sorted(available_timezones()):
+        if key.startswith(("Etc/", "SystemV/", "posix/", "right/")) or key in ("localtime", "Factory"):
+            continue
+        index.setdefault(key.lower(), key)
+        if "/" in key and key.split("/")[0] in {"Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia",
+                                                  "Europe", "Indian", "Pacific"}:
+            index.setdefault(key.rsplit("/", 1)[1].replace("_", " ").lower(), key)
+    return index
+
+
+_INDEX: dict[str, str] | None = None
+
+
+def resolve_zone(text: str) -> ZoneInfo:
+    """A zone from an IANA name in any case ("europe/berlin") or a city that names one ("Berlin", "New York").
+
+    Raises UnknownTimeZoneError with a sentence the model can act on (ask for a city or an IANA name)."""
+    global _INDEX
+    cleaned = " ".join((text or "").strip().split())
+    try:
+        return get_zone(cleaned)
+    except UnknownTimeZoneError:
+        pass
+    if _INDEX is None:
+        _INDEX = _zone_index()
+    lowered = cleaned.lower()
+    key = _ZONE_ALIASES.get(lowered) or _INDEX.get(lowered) or _INDEX.get(lowered.replace(" ", "_"))
+    if key is None:
+        raise UnknownTimeZoneError(f"{cleaned!r} is not a time zone or a city I can place in one; use an IANA "
+                                   "name such as Europe/Berlin or America/New_York.")
+    return get_zone(key)
+
+
 def _zone(tz: str | tzinfo) -> tzinfo:
     return get_zone(tz) if isinstance(tz, str) else tz
 

@@ -32,6 +32,7 @@ from calbot.agent.tools import (
     CheckAvailabilityArgs,
     ListMeetingsArgs,
     RescheduleMeetingArgs,
+    SetTimeZoneArgs,
     ToolArgs,
 )
 from calbot.calcom import Booking, CalcomClient, CalcomError, NotFoundError, Slot, SlotUnavailableError
@@ -50,6 +51,7 @@ from calbot.timezones import (
     localize,
     parse_date,
     parse_start,
+    resolve_zone,
     to_utc_iso,
 )
 from calbot.validation import same_email
@@ -137,16 +139,31 @@ class Executor:
     def new_session(self, *, email: str | None = None, name: str | None = None, time_zone: str | None = None,
                     email_verified: bool | None = None) -> SessionState:
         """A fresh chat. `email` from configuration or a login is verified; the zone falls back to the host's."""
-        zone = "UTC"
-        for candidate in (time_zone, self.account.host_time_zone):
+        zone, source = "UTC", "default"
+        for candidate, origin in ((time_zone, "setting"), (self.account.host_time_zone, "default")):
             if candidate:
                 try:
-                    zone = get_zone(candidate).key
+                    zone, source = get_zone(candidate).key, origin
                     break
                 except UnknownTimeZoneError:
                     continue
         verified = bool(email) if email_verified is None else email_verified
-        return SessionState(user=User(email=email, name=name, time_zone=zone, email_verified=verified))
+        return SessionState(user=User(email=email, name=name, time_zone=zone, time_zone_source=source,
+                                      email_verified=verified))
+
+    @staticmethod
+    def apply_browser_zone(state: SessionState, name: str) -> bool:
+        """Use the zone the browser reports, unless the user chose one in the chat. True when the zone changed."""
+        if state.user.time_zone_source == "chat":
+            return False
+        try:
+            zone = get_zone(str(name)).key
+        except UnknownTimeZoneError:
+            log.info("ignored an unknown browser time zone")
+            return False
+        changed = zone != state.user.time_zone
+        state.user.time_zone, state.user.time_zone_source = zone, "browser"
+        return changed
 
     def is_owner(self, state: SessionState) -> bool:
         return state.user.email_verified and same_email(state.user.email, self.account.owner_email)
@@ -191,6 +208,7 @@ class Executor:
                 BookMeetingArgs: self._propose_booking,
                 CancelMeetingArgs: self._propose_cancel,
                 RescheduleMeetingArgs: self._propose_reschedule,
+                SetTimeZoneArgs: self._set_time_zone,
             }[type(args)]
             result = await handler(state, args)
         except TimeInputError as exc:
@@ -254,6 +272,19 @@ class Executor:
 
     def _visible(self, state: SessionState, booking: Booking) -> bool:
         return self._may_act_on(state, booking) is None
+
+    # -- the user's zone --------------------------------------------------------------------------------------------
+    async def _set_time_zone(self, state: SessionState, args: SetTimeZoneArgs) -> dict[str, Any]:
+        zone = resolve_zone(args.time_zone or "").key  # UnknownTimeZoneError -> invalid_time with a sentence
+        previous = state.user.time_zone
+        state.user.time_zone, state.user.time_zone_source = zone, "chat"
+        result: dict[str, Any] = {"ok": True, "time_zone": zone, "previous_time_zone": previous,
+                                  "now_local": format_when(self.clock(), zone),
+                                  "note": f"From now on times are read and shown in {zone}."}
+        if state.proposal is not None:
+            result["open_proposal"] = ("The open proposal was written in the old zone; it still stands at the same "
+                                       "instant.")
+        return result
 
     # -- reads -----------------------------------------------------------------------------------------------------
     async def _check_availability(self, state: SessionState, args: CheckAvailabilityArgs) -> dict[str, Any]:
@@ -609,6 +640,18 @@ class Executor:
         return self._open_proposal(state, proposal)
 
     # -- confirm / discard -----------------------------------------------------------------------------------------
+    def withdraw(self, state: SessionState) -> Proposal | None:
+        """The user typed instead of pressing a button: the open proposal is dropped (nothing written) but the
+        pending arguments stay, so "make it 4pm instead" only needs the changed detail. Returns what was dropped."""
+        proposal = state.proposal
+        if proposal is None or proposal.status == "executing":
+            return None
+        state.proposal = None
+        state.record_outcome(proposal.id, {"ok": False, "status": "withdrawn",
+                                           "message": "That proposal was withdrawn when you typed a new message; "
+                                                      "nothing was changed."})
+        return proposal
+
     def discard(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
         proposal = state.proposal
         if proposal is None or proposal.id != proposal_id:
@@ -713,7 +756,8 @@ class Executor:
             message = f"{verb} '{booking.title}' for {when}. It is awaiting the host's confirmation."
             status = "awaiting_host"
         else:
-            message = f"{'Booked' if action == 'book' else 'Moved'} '{booking.title}' to {when}."
+            message = (f"Booked '{booking.title}' on {when}." if action == "book" else
+                       f"Moved '{booking.title}' to {when}.")
             status = "booked" if action == "book" else "rescheduled"
         if booking.meeting_link and action != "cancel":
             message += f" Join link: {booking.meeting_link}"

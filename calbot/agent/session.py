@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 ProposalAction = Literal["book", "cancel", "reschedule"]
 ProposalStatus = Literal["open", "executing"]
+ZoneSource = Literal["default", "setting", "browser", "chat"]
 
 MAX_REMEMBERED_UIDS = 500
 MAX_FINISHED_PROPOSALS = 50
@@ -22,6 +23,7 @@ class User(BaseModel):
     email: str | None = None
     name: str | None = None
     time_zone: str = "UTC"
+    time_zone_source: ZoneSource = "default"  # a zone the user gave in chat is never overridden by the browser's
     email_verified: bool = False
 
 
@@ -60,6 +62,7 @@ class SessionState(BaseModel):
     made_booking_uids: list[str] = Field(default_factory=list)  # booked (or moved) by this chat
     proposal: Proposal | None = None
     finished_proposals: dict[str, dict[str, Any]] = Field(default_factory=dict)  # id -> outcome (confirm once)
+    notices_shown: bool = False  # the first reply carries the configuration notices
 
     # -- serialisation ---------------------------------------------------------------------------------------------
     def to_json(self) -> str:

@@ -137,12 +137,23 @@ class RescheduleMeetingArgs(ToolArgs):
     reason: str | None = Field(default=None, max_length=1000, description="Why, if the user said.")
 
 
+class SetTimeZoneArgs(ToolArgs):
+    """Change the user's time zone when they say they are somewhere else (for example "I'm in Berlin this week").
+    Every later time is read and shown in it."""
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("time_zone",)
+    time_zone: str | None = Field(default=None, max_length=64,
+                                  description="IANA name such as Europe/Berlin or America/New_York (a city name "
+                                              "such as Berlin also works).")
+
+
 TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "check_availability": CheckAvailabilityArgs,
     "book_meeting": BookMeetingArgs,
     "list_meetings": ListMeetingsArgs,
     "cancel_meeting": CancelMeetingArgs,
     "reschedule_meeting": RescheduleMeetingArgs,
+    "set_time_zone": SetTimeZoneArgs,
 }
 
 WRITE_TOOLS = frozenset(name for name, model in TOOL_ARGS.items() if model.WRITES)

@@ -94,7 +94,7 @@ def test_to_dict_is_plain_json() -> None:
     assert datetime.fromisoformat(proposal["start"]) == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     assert datetime.fromisoformat(proposal["created_at"]) == datetime(2026, 11, 20, 9, 15, 30, tzinfo=UTC)
     assert data["user"] == {"email": "ana@example.com", "name": "Ana Diaz", "time_zone": "Europe/Berlin",
-                            "email_verified": True}
+                            "time_zone_source": "default", "email_verified": True}
 
 
 def test_dict_survives_a_json_store() -> None:
@@ -112,8 +112,10 @@ def test_default_state_round_trips() -> None:
     state = SessionState()
     assert state.to_dict() == {
         "history": [], "pending_function": None, "pending_arguments": {},
-        "user": {"email": None, "name": None, "time_zone": "UTC", "email_verified": False},
+        "user": {"email": None, "name": None, "time_zone": "UTC", "time_zone_source": "default",
+                 "email_verified": False},
         "seen_booking_uids": [], "made_booking_uids": [], "proposal": None, "finished_proposals": {},
+        "notices_shown": False,
     }
     assert SessionState.from_json(state.to_json()) == state
 

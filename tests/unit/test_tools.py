@@ -21,7 +21,8 @@ from calbot.agent.tools import (
     tool_schemas,
 )
 
-NAMES = ["check_availability", "book_meeting", "list_meetings", "cancel_meeting", "reschedule_meeting"]
+NAMES = ["check_availability", "book_meeting", "list_meetings", "cancel_meeting", "reschedule_meeting",
+         "set_time_zone"]
 
 REQUIRED = {
     "check_availability": ["date"],
@@ -29,6 +30,7 @@ REQUIRED = {
     "list_meetings": [],
     "cancel_meeting": ["booking_uid"],
     "reschedule_meeting": ["booking_uid", "new_start"],
+    "set_time_zone": ["time_zone"],
 }
 
 PROPERTIES = {
@@ -37,6 +39,7 @@ PROPERTIES = {
     "list_meetings": {"status", "from_date", "to_date"},
     "cancel_meeting": {"booking_uid", "reason"},
     "reschedule_meeting": {"booking_uid", "new_start", "reason"},
+    "set_time_zone": {"time_zone"},
 }
 
 
@@ -62,7 +65,7 @@ def walk_keys(node: Any) -> list[str]:
 
 # -- the tool list -------------------------------------------------------------------------------------------------
 
-def test_exactly_the_five_tools_in_order() -> None:
+def test_exactly_the_six_tools_in_order() -> None:
     tools = tool_schemas()
     assert [t["function"]["name"] for t in tools] == NAMES
     assert list(TOOL_ARGS) == NAMES

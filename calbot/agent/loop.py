@@ -1,0 +1,320 @@
+"""The tool-calling loop: one user message in, events out, the history updated only with complete turns.
+
+No Chainlit here. The caller (the Chainlit page now, a REST API or a messaging channel later) passes an `emit`
+coroutine and turns the events into whatever it shows: streamed text, tool steps, a proposal with Confirm/Discard.
+
+The loop knows nothing about particular tools. What it enforces:
+- a turn joins `state.history` only when complete; after Stop, an exception or a timeout the history gets the user's
+  message and a short note instead, never an assistant `tool_calls` message without its tool results;
+- at most `max_rounds` rounds of tool calls per message;
+- the same tool with the same arguments twice in one turn ends the turn;
+- at most one write proposal per turn (another write call is answered "one change at a time"); a proposal ends the
+  turn without another model call, because the page shows it with Confirm and Discard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+import openai
+
+from calbot.agent.executor import Executor
+from calbot.agent.prompt import system_prompt
+from calbot.agent.session import Proposal, SessionState
+from calbot.agent.tools import WRITE_TOOLS, tool_schemas
+from calbot.explain import explain_model_error
+
+log = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 5
+
+ROUND_CAP_REPLY = ("I could not finish that in a few steps. Could you tell me more precisely what you need, for "
+                   "example the day and time?")
+REPEAT_REPLY = ("I seem to be going round in circles with that request. Could you say it another way, for example "
+                "with the exact day and time?")
+EMPTY_REPLY = "Sorry, I have no answer to that. Could you rephrase it?"
+STOPPED_NOTE = "(The user stopped this reply before it finished.)"
+ONE_CHANGE = ("One change at a time: the user must first Confirm or Discard the change already proposed in this "
+              "turn. Tell the user you will make this change after that.")
+REPEATED_CALL = "This exact call was already made in this turn; its result is above. Do not repeat it."
+
+
+# -- events --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the model's reply, to stream to the user."""
+    text: str
+
+
+@dataclass(frozen=True)
+class TextDone:
+    """The model finished one reply text (the full text, as streamed)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call_id: str
+    name: str
+    arguments: dict[str, Any] | str  # parsed JSON, or the raw text when it is not valid JSON
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call_id: str
+    name: str
+    arguments: dict[str, Any] | str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProposalReady:
+    """A write waits for the user's Confirm or Discard: show `proposal` with both buttons."""
+    proposal: Proposal
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProposalWithdrawn:
+    """The user typed instead of pressing a button: take the buttons of this proposal away."""
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class CodeReply:
+    """A sentence written by calbot's code, not the model (errors, guards, notices)."""
+    text: str
+    kind: Literal["error", "guard", "notice", "empty"] = "notice"
+
+
+Event = TextDelta | TextDone | ToolStarted | ToolFinished | ProposalReady | ProposalWithdrawn | CodeReply
+Emit = Callable[[Event], Awaitable[None]]
+
+Outcome = Literal["answered", "proposal", "repeat", "round_cap", "model_error", "stopped", "failed", "refused"]
+
+
+async def _ignore(_: Event) -> None:
+    return None
+
+
+@dataclass
+class TurnResult:
+    outcome: Outcome
+    model_calls: int = 0
+    tools_called: list[str] = field(default_factory=list)
+    proposal: Proposal | None = None
+    error: str | None = None  # the sentence shown for model_error / failed
+    seconds_in_model: float = 0.0  # time spent waiting for the model endpoint (the rest is calbot + Cal.com)
+
+
+@dataclass
+class _ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+    def message(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+    def parsed(self) -> dict[str, Any] | str:
+        try:
+            value = json.loads(self.arguments) if self.arguments.strip() else {}
+        except json.JSONDecodeError:
+            return self.arguments
+        return value if isinstance(value, dict) else self.arguments
+
+    def key(self) -> tuple[str, str]:
+        parsed = self.parsed()
+        canonical = json.dumps(parsed, sort_keys=True, ensure_ascii=False) if isinstance(parsed, dict) else parsed
+        return self.name, canonical
+
+
+@dataclass
+class _Reply:
+    text: str
+    tool_calls: list[_ToolCall]
+    finish_reason: str | None
+
+
+def _dump(result: dict[str, Any]) -> str:
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class Agent:
+    """Runs chat turns for one Cal.com account. Holds no per-chat state: each turn gets the chat's SessionState."""
+
+    def __init__(self, client: openai.AsyncOpenAI, model: str, executor: Executor, *,
+                 max_rounds: int = MAX_TOOL_ROUNDS, base_url: str | None = None,
+                 clock: Callable[[], datetime] | None = None):
+        self.client = client
+        self.model = model
+        self.executor = executor
+        self.max_rounds = max_rounds
+        self.base_url = base_url
+        self.clock = clock or executor.clock or (lambda: datetime.now(UTC))
+        self.tools = tool_schemas()
+
+    def messages(self, state: SessionState, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What is sent to the model: a fresh system prompt, the history, this turn so far."""
+        prompt = system_prompt(state, self.executor.account, self.clock(), owner=self.executor.is_owner(state))
+        return [{"role": "system", "content": prompt}, *state.history, *pending]
+
+    async def run(self, state: SessionState, text: str, emit: Emit | None = None) -> TurnResult:
+        """Answer one user message. Never raises for model or calendar errors (they become a CodeReply);
+        re-raises cancellation (Stop) after recording it in the history."""
+        emit = emit or _ignore
+        user_message = {"role": "user", "content": text}
+        turn: list[dict[str, Any]] = [user_message]
+        result = TurnResult("failed")
+        proposal_before = state.proposal.id if state.proposal else None
+        shown_proposal: str | None = None
+        committed = False
+
+        def commit(*closing: dict[str, Any], complete: bool) -> None:
+            nonlocal committed
+            state.history.extend(turn if complete else [user_message])
+            state.history.extend(closing)
+            committed = True
+
+        try:
+            seen: set[tuple[str, str]] = set()
+            proposals = 0
+            for round_number in range(1, self.max_rounds + 2):
+                started = time.perf_counter()
+                reply = await self._ask(state, turn, emit)
+                result.seconds_in_model += time.perf_counter() - started
+                result.model_calls += 1
+
+                if not reply.tool_calls:
+                    content = reply.text.strip()
+                    if not content:
+                        content = EMPTY_REPLY
+                        await emit(CodeReply(content, "empty"))
+                    commit({"role": "assistant", "content": content}, complete=True)
+                    result.outcome = "answered"
+                    return result
+
+                if round_number > self.max_rounds:  # the calls are not run, so they never enter the history
+                    await emit(CodeReply(ROUND_CAP_REPLY, "guard"))
+                    content = f"{reply.text.strip()}\n\n{ROUND_CAP_REPLY}".strip()
+                    commit({"role": "assistant", "content": content}, complete=True)
+                    result.outcome = "round_cap"
+                    return result
+
+                turn.append({"role": "assistant", "content": reply.text or None,
+                             "tool_calls": [call.message() for call in reply.tool_calls]})
+                repeated = False
+                proposal: Proposal | None = None
+                for call in reply.tool_calls:
+                    key = call.key()
+                    if key in seen:
+                        repeated = True
+                        outcome = {"ok": False, "status": "repeated", "error": REPEATED_CALL}
+                    elif call.name in WRITE_TOOLS and proposals:
+                        outcome = {"ok": False, "status": "one_change_at_a_time", "error": ONE_CHANGE}
+                    else:
+                        seen.add(key)
+                        outcome = await self._run_tool(state, call, emit)
+                        result.tools_called.append(call.name)
+                        if (outcome.get("status") == "awaiting_confirmation" and state.proposal is not None
+                                and state.proposal.id == outcome.get("proposal_id")):
+                            proposals += 1
+                            proposal = state.proposal
+                    turn.append({"role": "tool", "tool_call_id": call.id, "content": _dump(outcome)})
+
+                if proposal is not None:
+                    shown_proposal = proposal.id
+                    await emit(ProposalReady(proposal, {"summary": proposal.summary}))
+                    commit({"role": "assistant",
+                            "content": f"Proposed, waiting for the user's Confirm or Discard: {proposal.summary}"},
+                           complete=True)
+                    result.outcome, result.proposal = "proposal", proposal
+                    return result
+                if repeated:
+                    await emit(CodeReply(REPEAT_REPLY, "guard"))
+                    commit({"role": "assistant", "content": REPEAT_REPLY}, complete=True)
+                    result.outcome = "repeat"
+                    return result
+            raise AssertionError("unreachable: the last round either answers or hits the cap")  # pragma: no cover
+        except asyncio.CancelledError:
+            result.outcome = "stopped"
+            commit({"role": "assistant", "content": STOPPED_NOTE}, complete=False)
+            raise
+        except (openai.OpenAIError, httpx.HTTPError, TimeoutError) as exc:
+            log.warning("model call failed: %s", type(exc).__name__)
+            sentence = explain_model_error(exc, model=self.model, base_url=self.base_url)
+            result.outcome, result.error = "model_error", sentence
+            commit({"role": "assistant", "content": f"(No answer: {sentence})"}, complete=False)
+            await emit(CodeReply(sentence, "error"))
+            return result
+        except Exception:
+            log.exception("chat turn failed")
+            sentence = "Something went wrong on calbot's side; nothing was changed. Please try again."
+            result.outcome, result.error = "failed", sentence
+            commit({"role": "assistant", "content": f"(No answer: {sentence})"}, complete=False)
+            await emit(CodeReply(sentence, "error"))
+            return result
+        finally:
+            if not committed:  # an exception escaped emit() itself
+                commit({"role": "assistant", "content": STOPPED_NOTE}, complete=False)
+            # A proposal made in a turn that did not finish was never shown: it must not stay confirmable.
+            if (state.proposal is not None and state.proposal.id not in (proposal_before, shown_proposal)
+                    and state.proposal.status == "open"):
+                state.proposal = None
+
+    async def _run_tool(self, state: SessionState, call: _ToolCall, emit: Emit) -> dict[str, Any]:
+        arguments = call.parsed()
+        await emit(ToolStarted(call.id, call.name, arguments))
+        try:
+            outcome = await self.executor.call(state, call.name, call.arguments)
+        except Exception:  # a bug in a tool must not end the chat; the model can still answer
+            log.exception("tool %s failed", call.name)
+            outcome = {"ok": False, "status": "internal_error",
+                       "error": "calbot failed to run this tool. Tell the user something went wrong on calbot's "
+                                "side and nothing was changed."}
+        await emit(ToolFinished(call.id, call.name, arguments, outcome))
+        return outcome
+
+    async def _ask(self, state: SessionState, turn: list[dict[str, Any]], emit: Emit) -> _Reply:
+        """One streamed chat.completions call; text pieces are emitted as they arrive, tool calls reassembled."""
+        stream = await self.client.chat.completions.create(
+            model=self.model, messages=self.messages(state, turn), tools=self.tools, stream=True)
+        parts: list[str] = []
+        calls: dict[int, _ToolCall] = {}
+        finish: str | None = None
+        try:
+            async for chunk in stream:
+                for choice in chunk.choices or []:
+                    if choice.index not in (0, None):
+                        continue
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        parts.append(delta.content)
+                        await emit(TextDelta(delta.content))
+                    for piece in (delta.tool_calls or []) if delta is not None else []:
+                        index = piece.index if piece.index is not None else len(calls)
+                        call = calls.setdefault(index, _ToolCall("", "", ""))
+                        call.id = piece.id or call.id
+                        if piece.function is not None:
+                            name = piece.function.name or ""
+                            if name and name != call.name:  # sent once by OpenAI, repeated by some servers
+                                call.name = name if not call.name else call.name + name
+                            call.arguments += piece.function.arguments or ""
+                    finish = choice.finish_reason or finish
+        finally:
+            await stream.close()
+        text = "".join(parts)
+        if text:
+            await emit(TextDone(text))
+        ordered = [calls[i] for i in sorted(calls)]
+        for number, call in enumerate(ordered):
+            call.id = call.id or f"call_{len(turn)}_{number}"
+        return _Reply(text, [c for c in ordered if c.name], finish)

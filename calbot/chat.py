@@ -1,0 +1,185 @@
+"""The chat service: everything a front door (the Chainlit page, later a REST API or a messaging channel) needs to
+hold a conversation, without Chainlit.
+
+One ChatService per process holds what every chat shares: the settings, the Cal.com connection (opened on first
+use, retried after a failure) and the model client. Each chat is a SessionState the front door keeps and passes in.
+
+    service = ChatService(load_settings())
+    state = service.new_state()
+    await service.handle_message(state, "book me 30 minutes tomorrow at 3pm about the budget", emit)
+    await service.confirm(state, proposal_id)      # the user's Confirm
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import openai
+
+from calbot.agent.account import AccountError
+from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
+from calbot.agent.session import SessionState, User
+from calbot.config import Settings
+from calbot.runtime import Calendar
+from calbot.sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+MODEL_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+MODEL_RETRIES = 2
+
+EMPTY_MESSAGE_REPLY = "Tell me what you would like to do, for example: book a meeting tomorrow at 3pm."
+
+
+class ChatService:
+    def __init__(self, settings: Settings, *, model_client: openai.AsyncOpenAI | None = None,
+                 cal_transport: httpx.AsyncBaseTransport | None = None, sandbox: Sandbox | None = None,
+                 clock: Callable[[], datetime] | None = None):
+        self.settings = settings
+        self._model_client = model_client
+        self._cal_transport = cal_transport
+        self._sandbox = sandbox
+        self._clock = clock
+        self._calendar: Calendar | None = None
+        self._agent: Agent | None = None
+        self._connecting = asyncio.Lock()
+
+    # -- shared resources ------------------------------------------------------------------------------------------
+    def model_client(self) -> openai.AsyncOpenAI | None:
+        """The model client, or None without OPENAI_API_KEY (the app still starts and says what to set)."""
+        if self._model_client is None and self.settings.openai_api_key_value:
+            self._model_client = openai.AsyncOpenAI(
+                api_key=self.settings.openai_api_key_value, base_url=self.settings.openai_base_url,
+                timeout=MODEL_TIMEOUT, max_retries=MODEL_RETRIES)
+        return self._model_client
+
+    async def calendar(self) -> Calendar:
+        """The Cal.com connection, opened once. Raises AccountError (a sentence naming the setting) on failure;
+        the next call tries again, so fixing a network problem needs no restart."""
+        if self._calendar is None:
+            async with self._connecting:
+                if self._calendar is None:
+                    calendar = await Calendar.connect(self.settings, transport=self._cal_transport,
+                                                      sandbox=self._sandbox)
+                    if self._clock is not None:
+                        calendar.executor.clock = self._clock
+                    self._calendar = calendar
+        return self._calendar
+
+    async def agent(self) -> Agent | None:
+        client = self.model_client()
+        if client is None:
+            return None
+        if self._agent is None:
+            calendar = await self.calendar()
+            self._agent = Agent(client, self.settings.openai_model, calendar.executor,
+                                base_url=self.settings.openai_base_url)
+        return self._agent
+
+    async def aclose(self) -> None:
+        if self._calendar is not None:
+            await self._calendar.aclose()
+            self._calendar = None
+            self._agent = None
+        if self._model_client is not None:
+            await self._model_client.close()
+
+    # -- chats -----------------------------------------------------------------------------------------------------
+    def new_state(self, time_zone: str | None = None) -> SessionState:
+        """A new chat. The user is CAL_USER_EMAIL / CAL_USER_NAME when set (verified: it comes from configuration).
+        Zone: `time_zone` (the browser's) if given, else CALBOT_TIMEZONE, else the calendar host's once known."""
+        settings = self.settings
+        state = SessionState(user=User(email=settings.cal_user_email, name=settings.cal_user_name,
+                                       email_verified=bool(settings.cal_user_email)))
+        if settings.calbot_timezone:
+            state.user.time_zone, state.user.time_zone_source = settings.calbot_timezone, "setting"
+        if time_zone:
+            self.set_browser_zone(state, time_zone)
+        return state
+
+    @staticmethod
+    def set_browser_zone(state: SessionState, time_zone: str) -> bool:
+        """The zone the browser reports wins over the setting, but never over one the user gave in the chat."""
+        from calbot.agent.executor import Executor
+
+        return Executor.apply_browser_zone(state, time_zone)
+
+    def notices(self) -> list[str]:
+        """Sentences for the first reply of a chat: configuration problems and the sandbox notice."""
+        notices = list(self.settings.problems)
+        if self.settings.calendar_notice:
+            notices.append(self.settings.calendar_notice)
+        return notices
+
+    async def handle_message(self, state: SessionState, text: str, emit: Emit) -> TurnResult:
+        """One message from the user. Never raises for bad input, configuration or upstream errors: each becomes a
+        CodeReply sentence. A typed message withdraws an open proposal (its buttons go away; nothing is written)."""
+        withdrawn = None
+        if state.proposal is not None and self._calendar is not None:
+            withdrawn = self._calendar.executor.withdraw(state)
+        if withdrawn is not None:
+            await emit(ProposalWithdrawn(withdrawn))
+
+        if not state.notices_shown:
+            state.notices_shown = True
+            for notice in self.notices():
+                await emit(CodeReply(notice, "notice"))
+
+        cleaned = (text or "").strip()
+        if not cleaned:
+            await emit(CodeReply(EMPTY_MESSAGE_REPLY, "guard"))
+            return TurnResult("refused")
+        if len(cleaned) > MAX_MESSAGE_CHARS:
+            sentence = (f"Your message is {len(cleaned):,} characters long; I can read up to "
+                        f"{MAX_MESSAGE_CHARS:,}. Nothing was sent. Please shorten it and send it again.")
+            await emit(CodeReply(sentence, "guard"))
+            return TurnResult("refused", error=sentence)
+
+        if self.model_client() is None:
+            sentence = ("I cannot answer yet: OPENAI_API_KEY is not set. Set it (and OPENAI_BASE_URL for another "
+                        "OpenAI-compatible server) and restart calbot.")
+            await emit(CodeReply(sentence, "error"))
+            return TurnResult("failed", error=sentence)
+        try:
+            agent = await self.agent()
+        except AccountError as exc:
+            await emit(CodeReply(str(exc), "error"))
+            return TurnResult("failed", error=str(exc))
+        assert agent is not None
+        calendar = await self.calendar()
+        if state.user.time_zone_source == "default" and calendar.account.host_time_zone:
+            state.user.time_zone = calendar.account.host_time_zone
+        return await agent.run(state, cleaned, emit)
+
+    async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
+        """The user pressed Confirm: execute the stored proposal once and note the outcome in the history."""
+        calendar = await self.calendar()
+        outcome = await calendar.executor.confirm(state, proposal_id)
+        if not outcome.get("repeated") and outcome.get("status") != "in_progress":
+            self._note(state, "Confirm", outcome)
+        return outcome
+
+    def discard(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
+        """The user pressed Discard: answered by code, no model call, nothing written."""
+        if self._calendar is None:
+            return {"ok": False, "status": "no_proposal", "message": "That proposal is no longer open; nothing was "
+                                                                     "changed."}
+        outcome = self._calendar.executor.discard(state, proposal_id)
+        if outcome.get("status") == "discarded":
+            self._note(state, "Discard", outcome)
+        return outcome
+
+    @staticmethod
+    def _note(state: SessionState, button: str, outcome: dict[str, Any]) -> None:
+        """The history learns what the buttons did, so the model can refer to it ("move it to 4pm")."""
+        text = f"[The user pressed {button}] {outcome.get('message', '')}"
+        booking = outcome.get("booking") or {}
+        if booking.get("uid"):
+            text += f" (uid {booking['uid']})"
+        state.history.append({"role": "assistant", "content": text})

@@ -1,0 +1,137 @@
+"""Markdown for people, written by code from exact data (never by the model): proposals, outcomes, meeting lists.
+
+Every time is shown in the user's zone with the zone named. Text that came from a person or from Cal.com (titles,
+reasons, names) is escaped so it cannot break the table or inject links and formatting.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from calbot.agent.session import Proposal
+from calbot.timezones import format_span, get_zone, parse_instant
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def escape(text: Any) -> str:
+    """Plain text safe inside Markdown (and a table cell): specials escaped, line breaks flattened."""
+    flat = " ".join(str(text if text is not None else "").split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def _link(url: str | None) -> str | None:
+    if not url or not re.match(r"^https?://[^\s<>()]+$", url):
+        return None
+    return f"[{escape(url)}]({url})"
+
+
+def proposal_markdown(proposal: Proposal) -> str:
+    """What will happen if the user presses Confirm: day, local time and zone, duration, reason; old -> new."""
+    zone = proposal.time_zone
+    lines: list[str]
+    if proposal.action == "book":
+        lines = ["**Book this meeting?**", "",
+                 f"- **When:** {format_span(proposal.start, proposal.end, zone)}",
+                 f"- **Length:** {proposal.duration_minutes} minutes",
+                 f"- **About:** {escape(proposal.reason or '-')}",
+                 f"- **For:** {escape(proposal.attendee_name or '')} ({escape(proposal.attendee_email or '')})"]
+        if proposal.guests:
+            lines.append(f"- **Guests:** {escape(', '.join(proposal.guests))}")
+        verb = "booked"
+    elif proposal.action == "cancel":
+        lines = ["**Cancel this meeting?**", "",
+                 f"- **Meeting:** {escape(proposal.title or 'Meeting')}",
+                 f"- **When:** {format_span(proposal.start, proposal.end, zone)}"]
+        if proposal.reason:
+            lines.append(f"- **Reason:** {escape(proposal.reason)}")
+        verb = "cancelled"
+    else:
+        old = (format_span(proposal.old_start, proposal.old_end, zone)
+               if proposal.old_start and proposal.old_end else "?")
+        lines = ["**Move this meeting?**", "",
+                 f"- **Meeting:** {escape(proposal.title or 'Meeting')}",
+                 f"- **From:** {old}",
+                 f"- **To:** {format_span(proposal.start, proposal.end, zone)}",
+                 f"- **Length:** {proposal.duration_minutes} minutes"]
+        if proposal.reason:
+            lines.append(f"- **Reason:** {escape(proposal.reason)}")
+        verb = "changed"
+    for warning in proposal.warnings:
+        lines.append(f"- ⚠️ {escape(warning)}")
+    lines += ["", f"Nothing is {verb} until you press **Confirm**."]
+    return "\n".join(lines)
+
+
+_DONE_TITLES = {"booked": "✅ Booked", "rescheduled": "✅ Moved", "cancelled": "✅ Cancelled",
+                "awaiting_host": "🕓 Requested", "discarded": "Discarded"}
+
+
+def outcome_markdown(outcome: dict[str, Any]) -> str:
+    """The result of Confirm or Discard: what happened, when (local), status and link."""
+    message = escape(outcome.get("message") or "")
+    if not outcome.get("ok"):
+        lines = [f"**Not done.** {message}"]
+        alternatives = outcome.get("alternatives") or []
+        if alternatives:
+            lines += ["", "Free times nearby:"] + [f"- {escape(a.get('when'))}" for a in alternatives]
+        return "\n".join(lines)
+    booking = outcome.get("booking") or {}
+    title = _DONE_TITLES.get(str(outcome.get("status")), "Done")
+    if not booking:
+        return message
+    lines = [f"**{title}:** {escape(booking.get('title') or 'Meeting')}", "",
+             f"- **When:** {escape(booking.get('when'))}",
+             f"- **Status:** {escape(booking.get('status'))}"]
+    link = _link(booking.get("link"))
+    if link and outcome.get("status") != "cancelled":
+        lines.append(f"- **Join:** {link}")
+    return "\n".join(lines)
+
+
+def _when_cells(view: dict[str, Any], zone: str) -> tuple[str, str]:
+    """(day, time) in the user's zone, computed from the UTC start and duration in the tool result."""
+    try:
+        start = parse_instant(str(view["start_utc"]))
+        end = start + timedelta(minutes=int(view.get("duration_minutes") or 0))
+    except (KeyError, ValueError, TypeError):
+        return escape(view.get("when") or "?"), ""
+    tz = get_zone(zone)
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    day = f"{first:%a} {first.day} {first:%b %Y}"
+    if last.date() != first.date() and last != last.replace(hour=0, minute=0, second=0, microsecond=0):
+        return day, f"{first:%H:%M}–{last:%a} {last:%H:%M} {first.tzname()}"
+    return day, f"{first:%H:%M}–{last:%H:%M} {first.tzname()}"
+
+
+def meetings_markdown(result: dict[str, Any]) -> str:
+    """A list_meetings result as a table: when, what, with whom, status, in the user's zone (named)."""
+    zone = str(result.get("time_zone") or "UTC")
+    meetings = list(result.get("meetings") or [])
+    nearest = list(result.get("nearest") or [])
+    looked_for = result.get("looked_for")
+    if not meetings:
+        head = (f"No meeting found for {escape(looked_for)}." if looked_for else "You have no meetings to show.")
+        if result.get("note") and not nearest and not looked_for:
+            head += f" {escape(result['note'])}"
+        if not nearest:
+            return head
+        return head + "\n\n" + _table(nearest, zone, "Nearest meetings")
+    title = "Your meetings" if not looked_for else f"Meetings for {escape(looked_for)}"
+    text = _table(meetings, zone, title)
+    if result.get("not_shown"):
+        text += f"\n\n…and {int(result['not_shown'])} more. Ask for a shorter period to see them."
+    return text
+
+
+def _table(meetings: list[dict[str, Any]], zone: str, title: str) -> str:
+    rows = [f"**{title}** (times in {escape(zone)})", "", "| Day | Time | What | With | Status |",
+            "|---|---|---|---|---|"]
+    for view in meetings:
+        day, time_ = _when_cells(view, zone)
+        with_whom = ", ".join(str(w) for w in view.get("with") or []) or "-"
+        rows.append(f"| {day} | {time_} | {escape(view.get('title') or 'Meeting')} | {escape(with_whom)} | "
+                    f"{escape(view.get('status') or '')} |")
+    return "\n".join(rows)
