@@ -92,7 +92,10 @@ class PageRenderer:
                 await self.streaming.send()
                 self.streaming = None
         elif isinstance(event, ToolStarted):
-            step = cl.Step(name=event.name, type="tool", show_input="json", language="json")
+            # A sibling of this reply's messages (children of the on_message run step), so it shows in order.
+            parent = cl.context.current_step
+            step = cl.Step(name=event.name, type="tool", show_input="json", language="json",
+                           parent_id=parent.id if parent else None)
             step.input = event.arguments if isinstance(event.arguments, dict) else {"arguments": event.arguments}
             step.start = utc_now()
             await step.send()

@@ -119,15 +119,18 @@ def meetings_markdown(result: dict[str, Any]) -> str:
         if not nearest:
             return head
         return head + "\n\n" + _table(nearest, zone, "Nearest meetings")
-    title = "Your meetings" if not looked_for else f"Meetings for {escape(looked_for)}"
-    text = _table(meetings, zone, title)
+    if looked_for:  # looked_for names the zone already
+        text = _table(meetings, zone, f"Meetings for {escape(looked_for)}", name_zone=False)
+    else:
+        text = _table(meetings, zone, "Your meetings")
     if result.get("not_shown"):
         text += f"\n\n…and {int(result['not_shown'])} more. Ask for a shorter period to see them."
     return text
 
 
-def _table(meetings: list[dict[str, Any]], zone: str, title: str) -> str:
-    rows = [f"**{title}** (times in {escape(zone)})", "", "| Day | Time | What | With | Status |",
+def _table(meetings: list[dict[str, Any]], zone: str, title: str, name_zone: bool = True) -> str:
+    heading = f"**{title}** (times in {escape(zone)})" if name_zone else f"**{title}**"
+    rows = [heading, "", "| Day | Time | What | With | Status |",
             "|---|---|---|---|---|"]
     for view in meetings:
         day, time_ = _when_cells(view, zone)
