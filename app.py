@@ -114,7 +114,8 @@ class PageRenderer:
             await close_proposal(event.proposal.id, "_Withdrawn because you sent a new message: nothing was "
                                                     "changed._")
         elif isinstance(event, CodeReply):
-            await cl.Message(content=event.text).send()
+            text = f"ℹ️ {event.text}" if event.kind == "notice" else event.text
+            await cl.Message(content=text).send()
 
     async def show_proposal(self, event: ProposalReady) -> None:
         proposal = event.proposal
