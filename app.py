@@ -128,10 +128,15 @@ class PageRenderer:
         _proposal_messages()[proposal.id] = message
 
     async def finish(self) -> None:
-        """End a reply cut short (Stop, error) so the page does not keep a half-streamed message open."""
+        """End a reply cut short (Stop, error): no half-streamed message or running tool step stays open."""
         if self.streaming is not None:
             await self.streaming.send()
             self.streaming = None
+        for step in self.steps.values():  # a tool cut short by Stop: close its step
+            step.output = {"ok": False, "status": "stopped", "error": "Stopped before it finished."}
+            step.end = utc_now()
+            await step.update()
+        self.steps.clear()
 
 
 async def close_proposal(proposal_id: str, note: str) -> None:
