@@ -161,7 +161,7 @@ class ChatService:
         """The user pressed Confirm: execute the stored proposal once and note the outcome in the history."""
         calendar = await self.calendar()
         outcome = await calendar.executor.confirm(state, proposal_id)
-        if not outcome.get("repeated") and outcome.get("status") != "in_progress":
+        if not outcome.get("repeated") and outcome.get("status") not in ("in_progress", "no_proposal"):
             self._note(state, "Confirm", outcome)
         return outcome
 

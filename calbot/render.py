@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from calbot.agent.session import Proposal
-from calbot.timezones import format_span, get_zone, parse_instant
+from calbot.timezones import format_span, get_zone, parse_instant, zone_abbreviation
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
@@ -102,8 +102,8 @@ def _when_cells(view: dict[str, Any], zone: str) -> tuple[str, str]:
     first, last = start.astimezone(tz), end.astimezone(tz)
     day = f"{first:%a} {first.day} {first:%b %Y}"
     if last.date() != first.date() and last != last.replace(hour=0, minute=0, second=0, microsecond=0):
-        return day, f"{first:%H:%M}–{last:%a} {last:%H:%M} {first.tzname()}"
-    return day, f"{first:%H:%M}–{last:%H:%M} {first.tzname()}"
+        return day, f"{first:%H:%M}–{last:%a} {last:%H:%M} {zone_abbreviation(first)}"
+    return day, f"{first:%H:%M}–{last:%H:%M} {zone_abbreviation(first)}"
 
 
 def meetings_markdown(result: dict[str, Any]) -> str:
@@ -119,8 +119,8 @@ def meetings_markdown(result: dict[str, Any]) -> str:
         if not nearest:
             return head
         return head + "\n\n" + _table(nearest, zone, "Nearest meetings")
-    if looked_for:  # looked_for names the zone already
-        text = _table(meetings, zone, f"Meetings for {escape(looked_for)}", name_zone=False)
+    if looked_for:
+        text = _table(meetings, zone, f"Meetings for {escape(looked_for)}", name_zone=zone not in str(looked_for))
     else:
         text = _table(meetings, zone, "Your meetings")
     if result.get("not_shown"):

@@ -83,7 +83,8 @@ def resolve_zone(text: str) -> ZoneInfo:
     if _INDEX is None:
         _INDEX = _zone_index()
     lowered = cleaned.lower()
-    key = _ZONE_ALIASES.get(lowered) or _INDEX.get(lowered) or _INDEX.get(lowered.replace(" ", "_"))
+    key = (_ZONE_ALIASES.get(lowered) or _INDEX.get(lowered) or _INDEX.get(lowered.replace(" ", "_"))
+           or _INDEX.get(lowered.replace("_", " ")))
     if key is None:
         raise UnknownTimeZoneError(f"{cleaned!r} is not a time zone or a city I can place in one; use an IANA "
                                    "name such as Europe/Berlin or America/New_York.")
@@ -219,9 +220,13 @@ def local_wall(instant: datetime, tz: str | tzinfo) -> str:
     return instant.astimezone(_zone(tz)).strftime("%Y-%m-%dT%H:%M")
 
 
-def _abbreviation(local: datetime) -> str:
+def zone_abbreviation(local: datetime) -> str:
+    """`CET`, or `UTC+3` where the zone has no letters ("+03" reads better as UTC+3)."""
     name = local.tzname() or ""
-    return _short_offset(local) if not name or name[0] in "+-" else name  # "+03" reads better as UTC+3
+    return _short_offset(local) if not name or name[0] in "+-" else name
+
+
+_abbreviation = zone_abbreviation
 
 
 def _day(local: datetime) -> str:

@@ -309,6 +309,11 @@ class Agent:
                                 call.name = name if not call.name else call.name + name
                             call.arguments += piece.function.arguments or ""
                     finish = choice.finish_reason or finish
+        except openai.APIConnectionError as exc:
+            if isinstance(exc, openai.APITimeoutError):
+                raise
+            # The server was reached and the stream broke mid-answer: say "cut off", not "could not reach".
+            raise openai.APIError("The model's answer was cut off.", exc.request, body=None) from exc
         finally:
             await stream.close()
         text = "".join(parts)
