@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import stamina as _stamina
+
+# Retries keep their attempt counts in tests but never sleep (stamina's testing mode; cap: at most 3 attempts).
+_stamina.set_testing(True, attempts=3, cap=True)
+
 # -- Cal.com OpenAPI-validated respx router (tests/openapi_spec.py) -------------------------------------------------
 from collections.abc import Iterator as _Iterator
 

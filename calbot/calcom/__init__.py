@@ -9,6 +9,7 @@ from calbot.calcom.errors import (
     CalcomError,
     CalcomNetworkError,
     CalcomTimeoutError,
+    CalcomUnexpectedResponseError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
@@ -20,7 +21,8 @@ from calbot.calcom.models import Attendee, Booking, EventType, Me, Slot
 
 __all__ = [
     "AuthenticationError", "BadRequestError", "CalcomAPIError", "CalcomClient", "CalcomConnectionLostError",
-    "CalcomError", "CalcomNetworkError", "CalcomTimeoutError", "ConflictError", "NotFoundError",
+    "CalcomError", "CalcomNetworkError", "CalcomTimeoutError",
+    "CalcomUnexpectedResponseError", "ConflictError", "NotFoundError",
     "PermissionDeniedError", "RateLimitedError", "ServerError", "SlotUnavailableError", "Attendee", "Booking",
     "EventType", "Me", "Slot",
 ]

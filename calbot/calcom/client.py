@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
+import stamina
 from pydantic import TypeAdapter, ValidationError
 
 from calbot.calcom.errors import (
@@ -20,7 +22,9 @@ from calbot.calcom.errors import (
     CalcomConnectionLostError,
     CalcomNetworkError,
     CalcomTimeoutError,
+    CalcomUnexpectedResponseError,
     RateLimitedError,
+    ServerError,
     error_class_for,
 )
 from calbot.calcom.models import (
@@ -49,6 +53,26 @@ MAX_PAGES = 40  # 10,000 bookings: a guard against a server that always says has
 # Reads should be quick; a write may legitimately take longer (Cal.com calls calendars and video apps).
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 WRITE_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+# Retries (API-NOTES §11, §12): reads are repeated after network errors and 5xx with exponential backoff and jitter;
+# any request refused with 429 is repeated after Cal.com's X-RateLimit-Reset when that is short; a write that may
+# have reached Cal.com is never repeated here (the executor looks for it first).
+READ_ATTEMPTS = 3
+RETRY_BUDGET = 20.0  # seconds for all attempts of one call together
+MAX_RATE_LIMIT_WAIT = 5.0  # a longer reset is told to the user ("try again in N seconds") instead of waited out
+
+
+def _retry_hook(exc: Exception, *, write: bool) -> bool | float:
+    """stamina's `on` hook: False gives up, True backs off exponentially, a number waits exactly that long."""
+    if isinstance(exc, RateLimitedError):  # refused before any work was done: safe to repeat, reads and writes alike
+        wait = exc.retry_after if exc.retry_after is not None else 1.0
+        return max(wait, 0.05) if wait <= MAX_RATE_LIMIT_WAIT else False
+    if isinstance(exc, CalcomUnexpectedResponseError):
+        return False
+    if write:  # only when nothing was sent (connection refused, DNS failure)
+        return type(exc) is CalcomNetworkError
+    return isinstance(exc, (CalcomNetworkError, ServerError))
+
 
 _booking_data = TypeAdapter(BookingData)
 _bookings = TypeAdapter(list[BookingData])
@@ -98,9 +122,12 @@ class CalcomClient:
 
     def __init__(self, api_key: str, base_url: str = "https://api.cal.com/v2", *,
                  timeout: httpx.Timeout = DEFAULT_TIMEOUT, write_timeout: httpx.Timeout = WRITE_TIMEOUT,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, attempts: int = READ_ATTEMPTS,
+                 retry_budget: float = RETRY_BUDGET):
         if not api_key:
             raise ValueError("a Cal.com API key is required")
+        self._attempts = max(1, attempts)
+        self._retry_budget = retry_budget
         self._write_timeout = write_timeout
         self._api_key = api_key
         self._http = httpx.AsyncClient(
@@ -127,6 +154,18 @@ class CalcomClient:
     # -- transport -------------------------------------------------------------------------------------------------
     async def _request(self, method: str, path: str, *, version: str, params: dict[str, Any] | None = None,
                        json: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Send a request, retried as `_retry_hook` allows; return (data, whole envelope) or raise a CalcomError."""
+        async for attempt in stamina.retry_context(on=partial(_retry_hook, write=method != "GET"),
+                                                   attempts=self._attempts, timeout=self._retry_budget,
+                                                   wait_initial=0.2, wait_max=2.0, wait_jitter=0.3):
+            with attempt:
+                if attempt.num > 1:
+                    log.info("retrying Cal.com %s /%s (attempt %d)", method, path, attempt.num)
+                return await self._send(method, path, version=version, params=params, json=json)
+        raise AssertionError("unreachable")  # pragma: no cover - retry_context re-raises the last error
+
+    async def _send(self, method: str, path: str, *, version: str, params: dict[str, Any] | None,
+                    json: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
         """Send one request; return (data, whole envelope) or raise a CalcomError."""
         headers = {"cal-api-version": version}
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -153,8 +192,9 @@ class CalcomClient:
             return payload.get("data"), payload
         if response.is_success or response.is_redirect:
             # A redirect or a 2xx page that is not Cal.com's envelope: usually CAL_API_BASE_URL points elsewhere.
-            raise CalcomNetworkError(f"Cal.com answered {method} /{path} with something that is not its JSON "
-                                     f"envelope (HTTP {response.status_code})", method=method, path=f"/{path}")
+            raise CalcomUnexpectedResponseError(f"Cal.com answered {method} /{path} with something that is not its "
+                                                f"JSON envelope (HTTP {response.status_code})", method=method,
+                                                path=f"/{path}")
         code, message, details = _error_message(payload, response.reason_phrase or f"HTTP {response.status_code}")
         message = message.replace(self._api_key, "[redacted]")  # never echo the key, whatever a proxy sends back
         cls = error_class_for(response.status_code, message)

@@ -30,6 +30,10 @@ class CalcomConnectionLostError(CalcomNetworkError):
     For a write we do not know whether it happened, exactly as after a timeout."""
 
 
+class CalcomUnexpectedResponseError(CalcomNetworkError):
+    """A 2xx or redirect that is not Cal.com's JSON envelope: usually CAL_API_BASE_URL points elsewhere. Never retried."""
+
+
 class CalcomAPIError(CalcomError):
     """Cal.com answered with its error envelope (or a non-2xx status)."""
 

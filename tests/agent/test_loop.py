@@ -185,7 +185,8 @@ async def test_list_then_cancel_against_the_respx_fake(make_service, model, calc
 async def test_calendar_error_becomes_a_tool_result_and_the_model_answers(make_service, model, calcom_mock, events):
     fake = FakeCalcom(now=datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
     fake.install(calcom_mock)
-    fake.fail_next("GET", r"/slots$", 500, message="Prisma exploded: RAW-CALCOM-TEXT")
+    for _ in range(3):  # every attempt of the read fails
+        fake.fail_next("GET", r"/slots$", 500, message="Prisma exploded: RAW-CALCOM-TEXT")
     model.on_user("free", call("check_availability", date="2026-11-24"))
     model.on_tool_result("check_availability", lambda req: say(f"Cal.com trouble: {req.last_tool_result['status']}"))
     service = make_service(sandbox_=None, cal_api_key=API_KEY)

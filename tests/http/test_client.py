@@ -25,6 +25,7 @@ from calbot.calcom import (
     CalcomConnectionLostError,
     CalcomError,
     CalcomNetworkError,
+    CalcomUnexpectedResponseError,
     CalcomTimeoutError,
     ConflictError,
     EventType,
@@ -1025,7 +1026,7 @@ async def test_redirect_is_not_mistaken_for_a_bad_request(calcom_mock, client):
     calcom_mock.get("/me").respond(301, headers={"Location": "https://elsewhere.example/v2/me"})
     with pytest.raises(CalcomNetworkError) as info:
         await client.me()
-    assert type(info.value) is CalcomNetworkError and "301" in str(info.value)
+    assert type(info.value) is CalcomUnexpectedResponseError and "301" in str(info.value)
 
 
 async def test_the_key_is_redacted_from_echoed_error_text(calcom_mock, client):

@@ -523,8 +523,16 @@ async def test_malformed_calls_get_a_correctable_error(executor, fake, name, arg
     assert state.to_json() == before and fake.requests == []
 
 
-async def test_calendar_failure_is_a_plain_sentence_and_the_next_call_works(executor, fake):
+async def test_one_failed_read_is_retried_and_the_user_never_sees_it(executor, fake):
     fake.fail_next("GET", "/slots", 503, "SERVICE_UNAVAILABLE", "upstream exploded at 0xdeadbeef")
+    state = session(executor)
+    result = await executor.call(state, "check_availability", {"date": "2026-11-24"})
+    assert result["ok"] is True and result["days"]
+
+
+async def test_calendar_failure_is_a_plain_sentence_and_the_next_call_works(executor, fake):
+    for _ in range(3):  # every attempt of the read fails
+        fake.fail_next("GET", "/slots", 503, "SERVICE_UNAVAILABLE", "upstream exploded at 0xdeadbeef")
     state = session(executor)
     result = await executor.call(state, "check_availability", {"date": "2026-11-24"})
     assert result["status"] == "calendar_error" and "0xdeadbeef" not in result["error"]
