@@ -35,7 +35,17 @@ from calbot.agent.tools import (
     SetTimeZoneArgs,
     ToolArgs,
 )
-from calbot.calcom import Booking, CalcomClient, CalcomError, NotFoundError, Slot, SlotUnavailableError
+from calbot.calcom import (
+    Booking,
+    CalcomClient,
+    CalcomConnectionLostError,
+    CalcomError,
+    CalcomTimeoutError,
+    NotFoundError,
+    ServerError,
+    Slot,
+    SlotUnavailableError,
+)
 from calbot.calcom.models import CreateBookingRequest, NewAttendee, RescheduleRequest, as_bookings
 from calbot.explain import explain
 from calbot.timezones import (
@@ -721,7 +731,11 @@ class Executor:
                 booking_fields_responses={"notes": proposal.reason} if proposal.reason else None,
                 metadata={"source": "calbot", "calbot_proposal": proposal.id},
             )
-            booking = as_bookings(await self.client.create_booking(request))[0]
+            try:
+                booking = as_bookings(await self.client.create_booking(request))[0]
+            except (CalcomTimeoutError, CalcomConnectionLostError, ServerError) as exc:
+                # The booking may exist (API-NOTES §12: no idempotency key): look for our marker before repeating.
+                booking = await self._recover_create(state, proposal, request, exc)
             state.remember_made(booking.uid)
             return self._done(state, "book", booking, zone)
 
@@ -738,12 +752,49 @@ class Executor:
         rescheduled_by = self.account.owner_email if self.is_owner(state) else state.user.email
         request = RescheduleRequest(start=proposal.start, rescheduled_by=rescheduled_by, seat_uid=proposal.seat_uid,
                                     rescheduling_reason=None if proposal.seat_uid else proposal.reason)
-        new = as_bookings(await self.client.reschedule_booking(booking.uid, request))[0]
+        try:
+            new = as_bookings(await self.client.reschedule_booking(booking.uid, request))[0]
+        except (CalcomTimeoutError, CalcomConnectionLostError, ServerError) as exc:
+            new = await self._recover_reschedule(booking.uid, request, exc)
         if booking.uid in state.made_booking_uids:
             state.remember_made(new.uid)
         else:
             state.remember_seen(new.uid)
         return self._done(state, "reschedule", new, zone, old_uid=booking.uid)
+
+    async def _recover_create(self, state: SessionState, proposal: Proposal, request: CreateBookingRequest,
+                              failure: CalcomError) -> Booking:
+        """After a create whose outcome is unknown: the booking carrying this proposal's marker if it was made,
+        else one more create. If the look-up itself fails, the original failure stands (it may have happened)."""
+        try:
+            bookings = await self.client.list_bookings(
+                attendee_email=proposal.attendee_email or None, after_start=proposal.start - timedelta(minutes=1),
+                before_end=proposal.end + timedelta(minutes=1))
+        except CalcomError:
+            raise failure from None
+        made = [b for b in bookings if b.metadata.get("calbot_proposal") == proposal.id
+                and b.status not in ("cancelled", "rejected")]
+        if made:
+            log.info("create answered %s but the booking exists; not repeating it", type(failure).__name__)
+            return made[0]
+        log.info("create answered %s and no booking exists; trying once more", type(failure).__name__)
+        return as_bookings(await self.client.create_booking(request))[0]
+
+    async def _recover_reschedule(self, old_uid: str, request: RescheduleRequest, failure: CalcomError) -> Booking:
+        """After a reschedule whose outcome is unknown: follow the old booking's rescheduledToUid if it moved,
+        else one more reschedule. If the look-up itself fails, the original failure stands."""
+        try:
+            old = next(iter(b for b in as_bookings(await self.client.get_booking(old_uid)) if b.uid == old_uid), None)
+            if old is not None and old.rescheduled_to_uid:
+                moved = as_bookings(await self.client.get_booking(old.rescheduled_to_uid))
+                log.info("reschedule answered %s but it happened; not repeating it", type(failure).__name__)
+                return moved[0]
+        except CalcomError:
+            raise failure from None
+        if old is not None and old.status == "cancelled":
+            raise failure  # cancelled without a new booking: do not guess
+        log.info("reschedule answered %s and nothing moved; trying once more", type(failure).__name__)
+        return as_bookings(await self.client.reschedule_booking(old_uid, request))[0]
 
     def _done(self, state: SessionState, action: str, booking: Booking, zone: str,
               old_uid: str | None = None) -> dict[str, Any]:

@@ -541,25 +541,69 @@ async def test_calendar_failure_is_a_plain_sentence_and_the_next_call_works(exec
 
 
 @respx_only("httpx.ASGITransport has no timeouts, so the sandbox cannot make a ReadTimeout")
-async def test_create_timeout_at_confirm_says_it_may_have_happened(executor, fake):
+async def test_create_timeout_before_it_took_effect_looks_first_then_books_once(executor, fake):
     state = session(executor)
     proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
     fake.fail_next("POST", "/bookings$", exception=httpx.ReadTimeout("slow"))
     outcome = await executor.confirm(state, proposal["proposal_id"])
-    assert outcome["status"] == "failed" and "cannot tell whether the book went through" in outcome["message"]
-    assert state.proposal is None
+    assert outcome["status"] == "booked" and state.proposal is None
+    assert fake.writes() == [("POST", "/v2/bookings")] * 2  # the lost one, then the one that worked
+    assert len(fake.active()) == 1
 
 
-async def test_connection_lost_after_the_create_took_effect_says_it_may_have_happened(executor, fake):
+@pytest.mark.parametrize("failure", [
+    dict(exception=httpx.RemoteProtocolError("Server disconnected")),
+    dict(status=500),
+    dict(status=503, code="SERVICE_UNAVAILABLE"),
+], ids=["connection-lost", "500", "503"])
+async def test_a_create_that_took_effect_but_failed_is_found_not_repeated(executor, fake, failure):
+    state = session(executor)
+    proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
+    fake.fail_next("POST", "/bookings$", after=True, **failure)
+    outcome = await executor.confirm(state, proposal["proposal_id"])
+    assert outcome["status"] == "booked" and outcome["booking"]["start_utc"] == "2026-11-24T14:00:00Z"
+    assert fake.writes() == [("POST", "/v2/bookings")]  # looked for it instead of posting again
+    assert len(fake.active()) == 1
+    listed = await executor.call(state, "list_meetings", {})
+    assert listed["count"] == 1 and listed["meetings"][0]["uid"] == outcome["booking"]["uid"]
+
+
+async def test_when_the_look_up_fails_too_the_user_is_told_it_may_have_happened(executor, fake):
     state = session(executor)
     proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
     fake.fail_next("POST", "/bookings$", exception=httpx.RemoteProtocolError("Server disconnected"), after=True)
+    for _ in range(3):  # every attempt of the look-up fails
+        fake.fail_next("GET", "/bookings$", 500)
     outcome = await executor.confirm(state, proposal["proposal_id"])
     assert outcome["status"] == "failed" and "cannot tell whether the book went through" in outcome["message"]
     assert "nothing was changed" not in outcome["message"]
-    assert len(fake.active()) == 1  # it did go through: the calendar holds the booking
-    listed = await executor.call(state, "list_meetings", {})
-    assert listed["count"] == 1 and listed["meetings"][0]["start_utc"] == "2026-11-24T14:00:00Z"
+    assert fake.writes() == [("POST", "/v2/bookings")] and len(fake.active()) == 1
+
+
+async def test_a_create_failing_twice_is_not_tried_a_third_time(executor, fake):
+    state = session(executor)
+    proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
+    fake.fail_next("POST", "/bookings$", 500)
+    fake.fail_next("POST", "/bookings$", 500)
+    outcome = await executor.confirm(state, proposal["proposal_id"])
+    assert outcome["status"] == "failed" and "cannot tell whether the book went through" in outcome["message"]
+    assert fake.writes() == [("POST", "/v2/bookings")] * 2 and fake.active() == []
+
+
+@pytest.mark.parametrize("after", [True, False], ids=["took-effect", "did-not"])
+async def test_a_reschedule_whose_answer_failed_follows_the_old_booking(executor, fake, after):
+    uids = seed(fake)
+    state = session(executor)
+    await executor.call(state, "list_meetings", {})
+    proposal = await executor.call(state, "reschedule_meeting",
+                                   {"booking_uid": uids["mine"], "new_start": "2026-11-25T15:00"})
+    fake.fail_next("POST", "/reschedule$", 500, after=after)
+    outcome = await executor.confirm(state, proposal["proposal_id"])
+    assert outcome["status"] == "rescheduled" and outcome["old_uid"] == uids["mine"]
+    new_uid = outcome["booking"]["uid"]
+    assert new_uid != uids["mine"] and fake.booking(uids["mine"])["status"] == "cancelled"
+    assert fake.booking(new_uid)["status"] == "accepted"
+    assert len([w for w in fake.writes() if w[1].endswith("/reschedule")]) == (1 if after else 2)
 
 
 async def test_session_state_stays_json_serialisable(executor, fake):
