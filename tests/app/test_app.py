@@ -295,7 +295,8 @@ async def test_the_hooks_are_registered_with_chainlit_and_work_through_its_wrapp
 async def test_a_calcom_failure_at_confirm_is_a_sentence_not_the_raw_answer(page, chat, model, sandbox):
     page.attach()
     proposal = await open_proposal(page, model)
-    sandbox.server.add_fault(FaultSpec(method="POST", path=r"/v2/bookings$", status=500,
+    # Twice: after the first 500 calbot looks for the booking, finds none and tries once more.
+    sandbox.server.add_fault(FaultSpec(method="POST", path=r"/v2/bookings$", status=500, count=2,
                                        message="pg pool exhausted at db-7.internal:5432"))
     mark = page.mark()
 
