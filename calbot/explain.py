@@ -27,6 +27,7 @@ from calbot.timezones import TimeInputError
 from calbot.validation import InvalidEmailError
 
 Write = str  # "book" | "cancel" | "reschedule" | None for reads
+_WRITE_NOUNS = {"book": "booking", "cancel": "cancellation", "reschedule": "move"}
 
 # (pattern on Cal.com's error.message, our sentence). First match wins.
 _KNOWN: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE), s) for p, s in [
@@ -74,15 +75,16 @@ def _when(seconds: float | None) -> str:
 
 def explain(exc: BaseException, *, write: Write | None = None) -> str:
     """A plain sentence for `exc`. `write` names the change in progress ("book", "cancel", "reschedule")."""
+    change = _WRITE_NOUNS.get(write, write) if write else None
     if isinstance(exc, (TimeInputError, InvalidEmailError)):
         return str(exc)
     if isinstance(exc, CalcomTimeoutError):
         if write:
-            return (f"Cal.com did not answer in time, so I cannot tell whether the {write} went through. "
+            return (f"Cal.com did not answer in time, so I cannot tell whether the {change} went through. "
                     "List your meetings to check before trying again.")
         return "Cal.com did not answer in time. Please try again in a moment."
     if isinstance(exc, CalcomConnectionLostError) and write:
-        return (f"The connection to Cal.com broke before it answered, so I cannot tell whether the {write} went "
+        return (f"The connection to Cal.com broke before it answered, so I cannot tell whether the {change} went "
                 "through. List your meetings to check before trying again.")
     if isinstance(exc, CalcomNetworkError):
         return "I could not reach Cal.com just now; nothing was changed. Please try again in a moment."
@@ -101,7 +103,7 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
             return "That time is not free on the calendar any more. Pick another of the free times."
         if isinstance(exc, ServerError):
             if write:
-                return (f"Cal.com had an internal error, so I cannot tell whether the {write} went through. "
+                return (f"Cal.com had an internal error, so I cannot tell whether the {change} went through. "
                         "List your meetings to check before trying again.")
             return "Cal.com had an internal error. Please try again in a minute."
         if isinstance(exc, NotFoundError):

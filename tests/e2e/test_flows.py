@@ -27,11 +27,20 @@ def _weekday_after(day: date) -> date:
     return day
 
 
+def _days() -> tuple[date, date]:
+    """This test's two days: the first two weekdays at least two days ahead (helpers.weekday(0) and (1))."""
+    first = _weekday_after(datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1))
+    return first, _weekday_after(first)
+
+
 def _bookings(db) -> dict[str, dict]:
+    """The bookings on this test's two days (other tests book other days in the same sandbox file)."""
+    days = _days()
     with closing(sqlite3.connect(db)) as con:
         rows = con.execute("SELECT uid, status, start_ms, data FROM bookings").fetchall()
-    return {uid: {"status": status, "start": datetime.fromtimestamp(ms / 1000, ZoneInfo("UTC")),
-                  "data": json.loads(data)} for uid, status, ms, data in rows}
+    found = {uid: {"status": status, "start": datetime.fromtimestamp(ms / 1000, ZoneInfo("UTC")),
+                   "data": json.loads(data)} for uid, status, ms, data in rows}
+    return {uid: b for uid, b in found.items() if b["start"].astimezone(ZoneInfo(ZONE)).date() in days}
 
 
 def _send(page, text: str) -> None:
@@ -42,9 +51,7 @@ def _send(page, text: str) -> None:
 def test_book_list_reschedule_discard_and_cancel_in_the_page(app_server, page_in):
     model = app_server.model
     model.reset()
-    today = datetime.now(ZoneInfo(ZONE)).date()
-    first = _weekday_after(today + timedelta(days=1))
-    second = _weekday_after(first)
+    first, second = _days()
     book_at, move_to = f"{first.isoformat()}T10:00", f"{second.isoformat()}T11:00"
 
     model.on_user("^book", call("book_meeting", start=book_at, reason="Budget review"))

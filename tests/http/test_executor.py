@@ -575,7 +575,7 @@ async def test_when_the_look_up_fails_too_the_user_is_told_it_may_have_happened(
     for _ in range(3):  # every attempt of the look-up fails
         fake.fail_next("GET", "/bookings$", 500)
     outcome = await executor.confirm(state, proposal["proposal_id"])
-    assert outcome["status"] == "failed" and "cannot tell whether the book went through" in outcome["message"]
+    assert outcome["status"] == "failed" and "cannot tell whether the booking went through" in outcome["message"]
     assert "nothing was changed" not in outcome["message"]
     assert fake.writes() == [("POST", "/v2/bookings")] and len(fake.active()) == 1
 
@@ -586,7 +586,7 @@ async def test_a_create_failing_twice_is_not_tried_a_third_time(executor, fake):
     fake.fail_next("POST", "/bookings$", 500)
     fake.fail_next("POST", "/bookings$", 500)
     outcome = await executor.confirm(state, proposal["proposal_id"])
-    assert outcome["status"] == "failed" and "cannot tell whether the book went through" in outcome["message"]
+    assert outcome["status"] == "failed" and "cannot tell whether the booking went through" in outcome["message"]
     assert fake.writes() == [("POST", "/v2/bookings")] * 2 and fake.active() == []
 
 

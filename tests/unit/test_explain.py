@@ -239,27 +239,30 @@ def test_5xx_during_a_read(status: int) -> None:
     assert sentence == "Cal.com had an internal error. Please try again in a minute."
 
 
-@pytest.mark.parametrize("write", ["book", "cancel", "reschedule"])
+WRITES = [("book", "booking"), ("cancel", "cancellation"), ("reschedule", "move")]
+
+
+@pytest.mark.parametrize(("write", "noun"), WRITES)
 @pytest.mark.parametrize("status", [500, 503])
-def test_5xx_during_a_write_says_outcome_unknown(status: int, write: str) -> None:
+def test_5xx_during_a_write_says_outcome_unknown(status: int, write: str, noun: str) -> None:
     sentence = explain(api_error(status, INTERNAL), write=write)
-    assert f"cannot tell whether the {write} went through" in sentence
+    assert f"cannot tell whether the {noun} went through" in sentence
     assert "List your meetings" in sentence
     assert_plain(sentence, INTERNAL)
 
 
-@pytest.mark.parametrize("write", ["book", "cancel", "reschedule"])
-def test_timeout_during_a_write_says_outcome_unknown(write: str) -> None:
+@pytest.mark.parametrize(("write", "noun"), WRITES)
+def test_timeout_during_a_write_says_outcome_unknown(write: str, noun: str) -> None:
     exc = CalcomTimeoutError("ReadTimeout: timed out after 20.0s", method="POST", path="/v2/bookings")
     sentence = explain(exc, write=write)
-    assert f"cannot tell whether the {write} went through" in sentence
+    assert f"cannot tell whether the {noun} went through" in sentence
     assert "List your meetings" in sentence
     assert_plain(sentence, "ReadTimeout")
 
 
 def test_timeout_during_book_exact_sentence() -> None:
     exc = CalcomTimeoutError("timed out", method="POST", path="/v2/bookings")
-    assert explain(exc, write="book") == ("Cal.com did not answer in time, so I cannot tell whether the book went "
+    assert explain(exc, write="book") == ("Cal.com did not answer in time, so I cannot tell whether the booking went "
                                           "through. List your meetings to check before trying again.")
 
 
@@ -271,7 +274,7 @@ def test_timeout_during_a_read() -> None:
 def test_connection_lost_during_a_write_may_have_happened() -> None:
     exc = CalcomConnectionLostError("RemoteProtocolError: Server disconnected", method="POST", path="/v2/bookings")
     assert explain(exc, write="cancel") == ("The connection to Cal.com broke before it answered, so I cannot tell "
-                                            "whether the cancel went through. List your meetings to check before "
+                                            "whether the cancellation went through. List your meetings to check before "
                                             "trying again.")
     assert explain(exc) == "I could not reach Cal.com just now; nothing was changed. Please try again in a moment."
 
