@@ -22,6 +22,7 @@ import httpx
 import openai
 
 from calbot.agent.account import AccountError
+from calbot.agent.executor import Executor
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
 from calbot.agent.session import SessionState, User
 from calbot.config import Settings
@@ -106,8 +107,6 @@ class ChatService:
     @staticmethod
     def set_browser_zone(state: SessionState, time_zone: str) -> bool:
         """The zone the browser reports wins over the setting, but never over one the user gave in the chat."""
-        from calbot.agent.executor import Executor
-
         return Executor.apply_browser_zone(state, time_zone)
 
     def notices(self) -> list[str]:

@@ -5,6 +5,7 @@ On the wire every instant is UTC ("...Z"); on screen it is the user's wall time 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -52,6 +53,7 @@ def get_zone(name: str) -> ZoneInfo:
 _ZONE_ALIASES = {"utc": "UTC", "gmt": "UTC", "z": "UTC", "zulu": "UTC"}
 
 
+@functools.cache
 def _zone_index() -> dict[str, str]:
     """Lower-cased IANA names and their last component ("berlin", "new york") -> the IANA name."""
     from zoneinfo import available_timezones
@@ -67,24 +69,19 @@ def _zone_index() -> dict[str, str]:
     return index
 
 
-_INDEX: dict[str, str] | None = None
-
-
 def resolve_zone(text: str) -> ZoneInfo:
     """A zone from an IANA name in any case ("europe/berlin") or a city that names one ("Berlin", "New York").
 
     Raises UnknownTimeZoneError with a sentence the model can act on (ask for a city or an IANA name)."""
-    global _INDEX
     cleaned = " ".join((text or "").strip().split())
     try:
         return get_zone(cleaned)
     except UnknownTimeZoneError:
         pass
-    if _INDEX is None:
-        _INDEX = _zone_index()
+    index = _zone_index()
     lowered = cleaned.lower()
-    key = (_ZONE_ALIASES.get(lowered) or _INDEX.get(lowered) or _INDEX.get(lowered.replace(" ", "_"))
-           or _INDEX.get(lowered.replace("_", " ")))
+    key = (_ZONE_ALIASES.get(lowered) or index.get(lowered) or index.get(lowered.replace(" ", "_"))
+           or index.get(lowered.replace("_", " ")))
     if key is None:
         raise UnknownTimeZoneError(f"{cleaned!r} is not a time zone or a city I can place in one; use an IANA "
                                    "name such as Europe/Berlin or America/New_York.")

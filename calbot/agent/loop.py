@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -79,7 +78,6 @@ class ToolFinished:
 class ProposalReady:
     """A write waits for the user's Confirm or Discard: show `proposal` with both buttons."""
     proposal: Proposal
-    result: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,6 @@ class _ToolCall:
 class _Reply:
     text: str
     tool_calls: list[_ToolCall]
-    finish_reason: str | None
 
 
 def _dump(result: dict[str, Any]) -> str:
@@ -152,19 +149,17 @@ class Agent:
     """Runs chat turns for one Cal.com account. Holds no per-chat state: each turn gets the chat's SessionState."""
 
     def __init__(self, client: openai.AsyncOpenAI, model: str, executor: Executor, *,
-                 max_rounds: int = MAX_TOOL_ROUNDS, base_url: str | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 max_rounds: int = MAX_TOOL_ROUNDS, base_url: str | None = None):
         self.client = client
         self.model = model
         self.executor = executor
         self.max_rounds = max_rounds
         self.base_url = base_url
-        self.clock = clock or executor.clock or (lambda: datetime.now(UTC))
         self.tools = tool_schemas()
 
     def messages(self, state: SessionState, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """What is sent to the model: a fresh system prompt, the history, this turn so far."""
-        prompt = system_prompt(state, self.executor.account, self.clock(), owner=self.executor.is_owner(state))
+        prompt = system_prompt(state, self.executor.account, self.executor.clock(), owner=self.executor.is_owner(state))
         return [{"role": "system", "content": prompt}, *state.history, *pending]
 
     async def run(self, state: SessionState, text: str, emit: Emit | None = None) -> TurnResult:
@@ -232,7 +227,7 @@ class Agent:
 
                 if proposal is not None:
                     shown_proposal = proposal.id
-                    await emit(ProposalReady(proposal, {"summary": proposal.summary}))
+                    await emit(ProposalReady(proposal))
                     commit({"role": "assistant",
                             "content": f"Proposed, waiting for the user's Confirm or Discard: {proposal.summary}"},
                            complete=True)
@@ -263,7 +258,7 @@ class Agent:
             await emit(CodeReply(sentence, "error"))
             return result
         finally:
-            if not committed:  # an exception escaped emit() itself
+            if not committed:  # a BaseException other than cancellation (KeyboardInterrupt, GeneratorExit, ...)
                 commit({"role": "assistant", "content": STOPPED_NOTE}, complete=False)
             # A proposal made in a turn that did not finish was never shown: it must not stay confirmable.
             if (state.proposal is not None and state.proposal.id not in (proposal_before, shown_proposal)
@@ -289,7 +284,6 @@ class Agent:
             model=self.model, messages=self.messages(state, turn), tools=self.tools, stream=True)
         parts: list[str] = []
         calls: dict[int, _ToolCall] = {}
-        finish: str | None = None
         try:
             async for chunk in stream:
                 for choice in chunk.choices or []:
@@ -308,7 +302,6 @@ class Agent:
                             if name and name != call.name:  # sent once by OpenAI, repeated by some servers
                                 call.name = name if not call.name else call.name + name
                             call.arguments += piece.function.arguments or ""
-                    finish = choice.finish_reason or finish
         except openai.APIConnectionError as exc:
             if isinstance(exc, openai.APITimeoutError):
                 raise
@@ -322,4 +315,4 @@ class Agent:
         ordered = [calls[i] for i in sorted(calls)]
         for number, call in enumerate(ordered):
             call.id = call.id or f"call_{len(turn)}_{number}"
-        return _Reply(text, [c for c in ordered if c.name], finish)
+        return _Reply(text, [c for c in ordered if c.name])
