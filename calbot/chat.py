@@ -26,6 +26,7 @@ from calbot.agent.executor import Executor
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
 from calbot.agent.session import SessionState, User
 from calbot.config import Settings
+from calbot.logs import install_redaction
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox
 
@@ -43,6 +44,7 @@ class ChatService:
                  cal_transport: httpx.AsyncBaseTransport | None = None, sandbox: Sandbox | None = None,
                  clock: Callable[[], datetime] | None = None):
         self.settings = settings
+        install_redaction([settings.openai_api_key_value, settings.cal_api_key_value])  # keys never reach a log
         self._model_client = model_client
         self._cal_transport = cal_transport
         self._sandbox = sandbox

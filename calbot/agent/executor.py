@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -73,6 +76,9 @@ ALTERNATIVES_WINDOW_DAYS = 7  # slots fetched around a requested time: that day 
 MAX_ALTERNATIVES = 5
 MAX_LISTED = 25
 NEAREST_WINDOW_DAYS = 7  # when nothing matches, the nearest bookings are looked for this far around
+RECENT_LIST_SECONDS = 60.0  # a list_meetings answer is reused this long for proposals (never at Confirm)
+RECENT_LISTS_KEPT = 64
+OVERLAP_MARGIN = timedelta(days=1)  # bookings looked at around a new time for overlap warnings
 MAX_YEARS_AHEAD = 2
 
 _FIELD_WORDS = {
@@ -114,6 +120,23 @@ def _free_windows(slots: list[Slot], duration: int) -> list[tuple[datetime, date
     return windows
 
 
+@dataclass(frozen=True)
+class _RecentList:
+    """One GET /v2/bookings answer from list_meetings, kept briefly so the proposal that usually follows ("cancel
+    my 3pm") needs no second look-up. Confirm always fetches the booking again."""
+    attendee_email: str | None  # None: the owner's whole calendar
+    status: str | None
+    after: datetime | None
+    before: datetime | None
+    bookings: tuple[Booking, ...]
+    at: float  # time.monotonic()
+
+    def covers(self, attendee_email: str | None, after: datetime, before: datetime) -> bool:
+        """Holds every booking of this scope lying within [after, before] (cancelled ones included)."""
+        return (self.attendee_email == attendee_email and self.status is None and self.after is not None
+                and self.before is not None and self.after <= after and before <= self.before)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -144,6 +167,25 @@ class Executor:
         self.client = client
         self.account = account
         self.clock = clock
+        self._recent: deque[_RecentList] = deque(maxlen=RECENT_LISTS_KEPT)
+
+    # -- recent list answers (fewer Cal.com calls per task) --------------------------------------------------------
+    def _recent_lists(self) -> list[_RecentList]:
+        fresh_after = time.monotonic() - RECENT_LIST_SECONDS
+        while self._recent and self._recent[0].at < fresh_after:
+            self._recent.popleft()
+        return list(self._recent)
+
+    def _recent_booking(self, uid: str) -> Booking | None:
+        for entry in reversed(self._recent_lists()):
+            for booking in entry.bookings:
+                if booking.uid == uid:
+                    return booking
+        return None
+
+    def _forget_recent(self) -> None:
+        """Any write through this executor makes earlier answers stale."""
+        self._recent.clear()
 
     # -- sessions --------------------------------------------------------------------------------------------------
     def new_session(self, *, email: str | None = None, name: str | None = None, time_zone: str | None = None,
@@ -365,9 +407,11 @@ class Executor:
                 target = localize(datetime.combine(first, datetime.min.time()).replace(hour=hour, minute=minute),
                                   zone).astimezone(UTC)
         owner = self.is_owner(state)
+        scope = None if owner else state.user.email
         bookings = await self.client.list_bookings(
-            status=status, attendee_email=None if owner else state.user.email,
+            status=status, attendee_email=scope,
             after_start=after, before_end=before, sort_start="desc" if status == "past" else "asc")
+        self._recent.append(_RecentList(scope, status, after, before, tuple(bookings), time.monotonic()))
         bookings = [b for b in bookings if self._visible(state, b)]
         if status != "cancelled":
             bookings = [b for b in bookings if b.status not in ("cancelled", "rejected")]
@@ -493,9 +537,11 @@ class Executor:
         """Meetings the user already has that overlap [start, end)."""
         if not state.user.email:
             return []
-        bookings = await self.client.list_bookings(
-            attendee_email=None if self.is_owner(state) else state.user.email,
-            after_start=start - timedelta(days=1), before_end=end + timedelta(days=1))
+        scope = None if self.is_owner(state) else state.user.email
+        after, before = start - OVERLAP_MARGIN, end + OVERLAP_MARGIN
+        recent = next((e for e in reversed(self._recent_lists()) if e.covers(scope, after, before)), None)
+        bookings = list(recent.bookings) if recent is not None else await self.client.list_bookings(
+            attendee_email=scope, after_start=after, before_end=before)
         zone = state.user.time_zone
         warnings = []
         for booking in bookings:
@@ -522,18 +568,23 @@ class Executor:
             result["warnings"] = proposal.warnings
         return result
 
-    async def _owned_booking(self, state: SessionState, uid: str) -> Booking | dict[str, Any]:
-        """The booking behind `uid` if this user may change it, else a result explaining why not."""
+    async def _owned_booking(self, state: SessionState, uid: str, *, fresh: bool = True) -> Booking | dict[str, Any]:
+        """The booking behind `uid` if this user may change it, else a result explaining why not.
+
+        With fresh=False (a proposal) a booking from a list answer of the last minute is used as it was; Confirm
+        always fetches it again, so ownership and status are checked on the booking as it is then."""
         if uid not in state.seen_booking_uids:
             return _fail("unknown_booking", f"No meeting with uid {uid!r} has been shown in this chat. Call "
                                             "list_meetings to find the meeting, then use its uid.")
-        try:
-            data = await self.client.get_booking(uid)
-        except NotFoundError:
-            return _fail("unknown_booking", "That meeting no longer exists in the calendar. List the meetings "
-                                            "again.")
-        bookings = as_bookings(data)
-        booking = next((b for b in bookings if b.uid == uid), bookings[0] if bookings else None)
+        booking = None if fresh else self._recent_booking(uid)
+        if booking is None:
+            try:
+                data = await self.client.get_booking(uid)
+            except NotFoundError:
+                return _fail("unknown_booking", "That meeting no longer exists in the calendar. List the meetings "
+                                                "again.")
+            bookings = as_bookings(data)
+            booking = next((b for b in bookings if b.uid == uid), bookings[0] if bookings else None)
         if booking is None:
             return _fail("unknown_booking", "That meeting no longer exists in the calendar.")
         refusal = self._may_act_on(state, booking)
@@ -589,7 +640,7 @@ class Executor:
 
     async def _propose_cancel(self, state: SessionState, args: CancelMeetingArgs) -> dict[str, Any]:
         zone = state.user.time_zone
-        booking = await self._owned_booking(state, args.booking_uid or "")
+        booking = await self._owned_booking(state, args.booking_uid or "", fresh=False)
         if isinstance(booking, dict):
             return booking
         seat = self._seat(state, booking)
@@ -614,7 +665,7 @@ class Executor:
     async def _propose_reschedule(self, state: SessionState, args: RescheduleMeetingArgs) -> dict[str, Any]:
         zone = state.user.time_zone
         new_start = self._future_start(args.new_start, zone)
-        booking = await self._owned_booking(state, args.booking_uid or "")
+        booking = await self._owned_booking(state, args.booking_uid or "", fresh=False)
         if isinstance(booking, dict):
             return booking
         seat = self._seat(state, booking)
@@ -686,6 +737,7 @@ class Executor:
         if proposal.status == "executing":
             return {"ok": False, "status": "in_progress", "message": "That change is already being made."}
         proposal.status = "executing"  # set before the first await: a concurrent second click stops above
+        self._forget_recent()
         try:
             outcome = await self._execute(state, proposal)
         except SlotUnavailableError as exc:
@@ -696,6 +748,7 @@ class Executor:
             log.exception("confirm failed")
             outcome = {"ok": False, "status": "failed",
                        "message": "Something went wrong on calbot's side; nothing was changed."}
+        self._forget_recent()
         if state.proposal is proposal:  # a proposal made while this one ran stays open
             state.proposal = None
             state.clear_pending()

@@ -9,7 +9,9 @@ The loop knows nothing about particular tools. What it enforces:
 - at most `max_rounds` rounds of tool calls per message;
 - the same tool with the same arguments twice in one turn ends the turn;
 - at most one write proposal per turn (another write call is answered "one change at a time"); a proposal ends the
-  turn without another model call, because the page shows it with Confirm and Discard.
+  turn without another model call, because the page shows it with Confirm and Discard;
+- a malformed tool call (arguments that are not JSON, wrong types, an unknown tool) goes back to the model as a
+  correctable error once; a second one in the same turn ends the turn with a polite sentence written by code.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ STOPPED_NOTE = "(The user stopped this reply before it finished.)"
 ONE_CHANGE = ("One change at a time: the user must first Confirm or Discard the change already proposed in this "
               "turn. Tell the user you will make this change after that.")
 REPEATED_CALL = "This exact call was already made in this turn; its result is above. Do not repeat it."
+INVALID_CALLS_REPLY = ("Sorry, I could not work out the details of that request. Could you say it again, for example "
+                       "with the day, the time and what the meeting is about?")
+MAX_INVALID_CALLS = 1  # a malformed tool call goes back to the model once; the next one ends the turn
 
 
 # -- events --------------------------------------------------------------------------------------------------------
@@ -96,7 +101,8 @@ class CodeReply:
 Event = TextDelta | TextDone | ToolStarted | ToolFinished | ProposalReady | ProposalWithdrawn | CodeReply
 Emit = Callable[[Event], Awaitable[None]]
 
-Outcome = Literal["answered", "proposal", "repeat", "round_cap", "model_error", "stopped", "failed", "refused"]
+Outcome = Literal["answered", "proposal", "repeat", "round_cap", "invalid_calls", "model_error", "stopped", "failed",
+                  "refused"]
 
 
 async def _ignore(_: Event) -> None:
@@ -181,7 +187,7 @@ class Agent:
 
         try:
             seen: set[tuple[str, str]] = set()
-            proposals = 0
+            proposals = invalid_calls = 0
             for round_number in range(1, self.max_rounds + 2):
                 started = time.perf_counter()
                 reply = await self._ask(state, turn, emit)
@@ -219,6 +225,8 @@ class Agent:
                         seen.add(key)
                         outcome = await self._run_tool(state, call, emit)
                         result.tools_called.append(call.name)
+                        if outcome.get("status") == "invalid_arguments":
+                            invalid_calls += 1
                         if (outcome.get("status") == "awaiting_confirmation" and state.proposal is not None
                                 and state.proposal.id == outcome.get("proposal_id")):
                             proposals += 1
@@ -232,6 +240,11 @@ class Agent:
                             "content": f"Proposed, waiting for the user's Confirm or Discard: {proposal.summary}"},
                            complete=True)
                     result.outcome, result.proposal = "proposal", proposal
+                    return result
+                if invalid_calls > MAX_INVALID_CALLS:
+                    await emit(CodeReply(INVALID_CALLS_REPLY, "guard"))
+                    commit({"role": "assistant", "content": INVALID_CALLS_REPLY}, complete=True)
+                    result.outcome = "invalid_calls"
                     return result
                 if repeated:
                     await emit(CodeReply(REPEAT_REPLY, "guard"))
