@@ -23,12 +23,14 @@ import openai
 
 from calbot.agent.account import AccountError
 from calbot.agent.executor import Executor
+from calbot.agent.history import BUTTON_PREFIX
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
 from calbot.agent.session import SessionState, User
 from calbot.config import Settings
 from calbot.logs import install_redaction
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox
+from calbot.validation import strip_control
 
 log = logging.getLogger(__name__)
 
@@ -120,19 +122,14 @@ class ChatService:
 
     async def handle_message(self, state: SessionState, text: str, emit: Emit) -> TurnResult:
         """One message from the user. Never raises for bad input, configuration or upstream errors: each becomes a
-        CodeReply sentence. A typed message withdraws an open proposal (its buttons go away; nothing is written)."""
-        withdrawn = None
-        if state.proposal is not None and self._calendar is not None:
-            withdrawn = self._calendar.executor.withdraw(state)
-        if withdrawn is not None:
-            await emit(ProposalWithdrawn(withdrawn))
-
+        CodeReply sentence. A typed message withdraws an open proposal (its buttons go away; nothing is written);
+        an empty or over-long message is refused before that and changes nothing."""
         if not state.notices_shown:
             state.notices_shown = True
             for notice in self.notices():
                 await emit(CodeReply(notice, "notice"))
 
-        cleaned = (text or "").strip()
+        cleaned = strip_control(text or "").strip()
         if not cleaned:
             await emit(CodeReply(EMPTY_MESSAGE_REPLY, "guard"))
             return TurnResult("refused")
@@ -141,6 +138,12 @@ class ChatService:
                         f"{MAX_MESSAGE_CHARS:,}. Nothing was sent. Please shorten it and send it again.")
             await emit(CodeReply(sentence, "guard"))
             return TurnResult("refused", error=sentence)
+
+        withdrawn = None
+        if state.proposal is not None and self._calendar is not None:
+            withdrawn = self._calendar.executor.withdraw(state)
+        if withdrawn is not None:
+            await emit(ProposalWithdrawn(withdrawn))
 
         if self.model_client() is None:
             sentence = ("I cannot answer yet: OPENAI_API_KEY is not set. Set it (and OPENAI_BASE_URL for another "
@@ -156,7 +159,11 @@ class ChatService:
         calendar = await self.calendar()
         if state.user.time_zone_source == "default" and calendar.account.host_time_zone:
             state.user.time_zone = calendar.account.host_time_zone
-        return await agent.run(state, cleaned, emit)
+        state.answering(cleaned)  # typed by the user, so it counts for identity while its tools run
+        try:
+            return await agent.run(state, cleaned, emit)
+        finally:
+            state.answering(None)
 
     async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
         """The user pressed Confirm: execute the stored proposal once and note the outcome in the history."""
@@ -179,7 +186,7 @@ class ChatService:
     @staticmethod
     def _note(state: SessionState, button: str, outcome: dict[str, Any]) -> None:
         """The history learns what the buttons did, so the model can refer to it ("move it to 4pm")."""
-        text = f"[The user pressed {button}] {outcome.get('message', '')}"
+        text = f"{BUTTON_PREFIX}{button}] {outcome.get('message', '')}"
         booking = outcome.get("booking") or {}
         if booking.get("uid"):
             text += f" (uid {booking['uid']})"

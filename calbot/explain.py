@@ -16,6 +16,7 @@ from calbot.calcom.errors import (
     CalcomError,
     CalcomNetworkError,
     CalcomTimeoutError,
+    CalcomUnexpectedResponseError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
@@ -86,6 +87,13 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
     if isinstance(exc, CalcomConnectionLostError) and write:
         return (f"The connection to Cal.com broke before it answered, so I cannot tell whether the {change} went "
                 "through. List your meetings to check before trying again.")
+    if isinstance(exc, CalcomUnexpectedResponseError):  # a 2xx/3xx page that is not Cal.com's API
+        if write:
+            return (f"Cal.com answered in a form calbot does not understand, so I cannot tell whether the {change} "
+                    "went through. List your meetings to check, and check that CAL_API_BASE_URL points to the "
+                    "Cal.com API.")
+        return ("Cal.com answered with something that is not its API, so nothing was changed. Check that "
+                "CAL_API_BASE_URL points to the Cal.com API (for example https://api.cal.com/v2).")
     if isinstance(exc, CalcomNetworkError):
         return "I could not reach Cal.com just now; nothing was changed. Please try again in a moment."
     if isinstance(exc, RateLimitedError):

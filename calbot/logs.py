@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 REDACTED = "[REDACTED]"
 
@@ -55,12 +55,26 @@ def register_secrets(*secrets: str | None) -> None:
         _secrets.update(s for s in secrets if s and len(s) >= 6)
 
 
+def _clean(value: object) -> bool:
+    try:
+        text = str(value)
+    except Exception:
+        return False
+    return redact(text) == text
+
+
 def _scrub_record(record: logging.LogRecord) -> logging.LogRecord:
     try:
         message = record.getMessage()
     except Exception:  # a bad format string: keep the raw template, scrubbed
-        message = str(record.msg)
-    record.msg, record.args = redact(message), None
+        record.msg, record.args = redact(str(record.msg)), None
+    else:
+        args = record.args
+        values = args.values() if isinstance(args, Mapping) else args if isinstance(args, tuple) else (args,)
+        scrubbed = redact(message)
+        # Nothing to scrub: msg and args stay as logged (uvicorn's AccessFormatter unpacks record.args).
+        if scrubbed != message or not all(_clean(value) for value in values):
+            record.msg, record.args = scrubbed, None
     if record.exc_info and record.exc_info[0] is not None:
         record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
         record.exc_info = None  # formatters use exc_text; the raw exception (and its message) is not kept

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from email_validator import EmailNotValidError, validate_email
+
+# C0 controls (but tab, line feed, carriage return), DEL and C1 controls: NUL, ANSI escapes, bells. Postgres (behind
+# Cal.com) refuses NUL in text, and none of them means anything in a chat message, a name or a reason.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class InvalidEmailError(ValueError):
@@ -26,3 +32,8 @@ def normalise_email(value: str) -> str:
 def same_email(a: str | None, b: str | None) -> bool:
     """Email addresses compare case-insensitively (what Cal.com's attendee filter does)."""
     return bool(a) and bool(b) and a.strip().lower() == b.strip().lower()
+
+
+def strip_control(text: str) -> str:
+    """`text` without control characters (tab and line breaks are kept; emoji and other scripts untouched)."""
+    return _CONTROL.sub("", text)

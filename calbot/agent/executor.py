@@ -738,21 +738,29 @@ class Executor:
             return {"ok": False, "status": "in_progress", "message": "That change is already being made."}
         proposal.status = "executing"  # set before the first await: a concurrent second click stops above
         self._forget_recent()
+        outcome: dict[str, Any] | None = None
         try:
-            outcome = await self._execute(state, proposal)
-        except SlotUnavailableError as exc:
-            outcome = await self._gone_at_confirm(state, proposal, exc)
-        except CalcomError as exc:
-            outcome = {"ok": False, "status": "failed", "message": explain(exc, write=proposal.action)}
-        except Exception:  # the proposal must not stay stuck in "executing"
-            log.exception("confirm failed")
-            outcome = {"ok": False, "status": "failed",
-                       "message": "Something went wrong on calbot's side; nothing was changed."}
-        self._forget_recent()
-        if state.proposal is proposal:  # a proposal made while this one ran stays open
-            state.proposal = None
-            state.clear_pending()
-        state.record_outcome(proposal_id, outcome)
+            try:
+                outcome = await self._execute(state, proposal)
+            except SlotUnavailableError as exc:
+                outcome = await self._gone_at_confirm(state, proposal, exc)
+            except CalcomError as exc:
+                outcome = {"ok": False, "status": "failed", "message": explain(exc, write=proposal.action)}
+            except Exception:  # the proposal must not stay stuck in "executing"
+                log.exception("confirm failed")
+                outcome = {"ok": False, "status": "failed",
+                           "message": "Something went wrong on calbot's side; nothing was changed."}
+        finally:
+            if outcome is None:  # cancelled (Stop, a closed page) while Cal.com was asked: it may have happened
+                noun = {"book": "booking", "cancel": "cancellation", "reschedule": "move"}[proposal.action]
+                outcome = {"ok": False, "status": "failed",
+                           "message": f"Stopped before Cal.com answered, so I cannot tell whether the {noun} went "
+                                      "through. List your meetings to check before trying again."}
+            self._forget_recent()
+            if state.proposal is proposal:  # a proposal made while this one ran stays open
+                state.proposal = None
+                state.clear_pending()
+            state.record_outcome(proposal_id, outcome)
         return outcome
 
     async def _gone_at_confirm(self, state: SessionState, proposal: Proposal,

@@ -26,8 +26,10 @@ from typing import Any, Literal
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from calbot.agent.executor import Executor
+from calbot.agent.history import PROPOSED_PREFIX, prompt_history, trim_stored
 from calbot.agent.prompt import system_prompt
 from calbot.agent.session import Proposal, SessionState
 from calbot.agent.tools import WRITE_TOOLS, tool_schemas
@@ -155,8 +157,9 @@ class Agent:
     """Runs chat turns for one Cal.com account. Holds no per-chat state: each turn gets the chat's SessionState."""
 
     def __init__(self, client: openai.AsyncOpenAI, model: str, executor: Executor, *,
-                 max_rounds: int = MAX_TOOL_ROUNDS, base_url: str | None = None):
+                 max_rounds: int = MAX_TOOL_ROUNDS, base_url: str | None = None, bound_history: bool = True):
         self.client = client
+        self.bound_history = bound_history  # False only to measure what the bound saves (bench)
         self.model = model
         self.executor = executor
         self.max_rounds = max_rounds
@@ -164,9 +167,10 @@ class Agent:
         self.tools = tool_schemas()
 
     def messages(self, state: SessionState, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """What is sent to the model: a fresh system prompt, the history, this turn so far."""
+        """What is sent to the model: a fresh system prompt, the recent history (history.py), this turn so far."""
         prompt = system_prompt(state, self.executor.account, self.executor.clock(), owner=self.executor.is_owner(state))
-        return [{"role": "system", "content": prompt}, *state.history, *pending]
+        history = prompt_history(state.history) if self.bound_history else state.history
+        return [{"role": "system", "content": prompt}, *history, *pending]
 
     async def run(self, state: SessionState, text: str, emit: Emit | None = None) -> TurnResult:
         """Answer one user message. Never raises for model or calendar errors (they become a CodeReply);
@@ -183,6 +187,8 @@ class Agent:
             nonlocal committed
             state.history.extend(turn if complete else [user_message])
             state.history.extend(closing)
+            if self.bound_history:
+                trim_stored(state.history)
             committed = True
 
         try:
@@ -237,7 +243,7 @@ class Agent:
                     shown_proposal = proposal.id
                     await emit(ProposalReady(proposal))
                     commit({"role": "assistant",
-                            "content": f"Proposed, waiting for the user's Confirm or Discard: {proposal.summary}"},
+                            "content": f"{PROPOSED_PREFIX}{proposal.summary}"},
                            complete=True)
                     result.outcome, result.proposal = "proposal", proposal
                     return result
@@ -293,8 +299,12 @@ class Agent:
 
     async def _ask(self, state: SessionState, turn: list[dict[str, Any]], emit: Emit) -> _Reply:
         """One streamed chat.completions call; text pieces are emitted as they arrive, tool calls reassembled."""
-        stream = await self.client.chat.completions.create(
-            model=self.model, messages=self.messages(state, turn), tools=self.tools, stream=True)
+        # client.post (the SDK's documented way to send a body as is) rather than chat.completions.create: create()
+        # re-walks every message and the tools' JSON schemas through its TypedDict transform on each call, which
+        # was most of calbot's own time per turn. Retries, timeouts, errors and SSE parsing are the SDK's as before.
+        body = {"model": self.model, "messages": self.messages(state, turn), "tools": self.tools, "stream": True}
+        stream = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion, stream=True,
+                                        stream_cls=openai.AsyncStream[ChatCompletionChunk])
         parts: list[str] = []
         calls: dict[int, _ToolCall] = {}
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 ProposalAction = Literal["book", "cancel", "reschedule"]
 ProposalStatus = Literal["open", "executing"]
@@ -63,6 +63,7 @@ class SessionState(BaseModel):
     proposal: Proposal | None = None
     finished_proposals: dict[str, dict[str, Any]] = Field(default_factory=dict)  # id -> outcome (confirm once)
     notices_shown: bool = False  # the first reply carries the configuration notices
+    _answering: str | None = PrivateAttr(default=None)  # the message being answered (not serialised)
 
     # -- serialisation ---------------------------------------------------------------------------------------------
     def to_json(self) -> str:
@@ -97,9 +98,14 @@ class SessionState(BaseModel):
         for old in list(self.finished_proposals)[:-MAX_FINISHED_PROPOSALS]:
             del self.finished_proposals[old]
 
+    def answering(self, text: str | None) -> None:
+        """Set while a message is answered: it joins `history` only when its turn completes, yet the user typed it
+        ("I'm Ana, ana@example.com, book ..." must count during that very turn)."""
+        self._answering = text
+
     def user_texts(self) -> list[str]:
         """What the user typed in this chat (the only place an identity may come from)."""
-        texts = []
+        texts = [self._answering] if self._answering else []
         for message in self.history:
             if message.get("role") != "user":
                 continue

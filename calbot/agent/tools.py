@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from calbot.timezones import parse_date
-from calbot.validation import normalise_email
+from calbot.validation import normalise_email, strip_control
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 START_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2})?$"
@@ -36,8 +36,10 @@ class ToolArgs(BaseModel):
     @classmethod
     def _blank_is_missing(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = value.strip()
+            value = strip_control(value).strip()
             return value or None
+        if isinstance(value, list):  # guests
+            return [strip_control(v) if isinstance(v, str) else v for v in value]
         return value
 
     @classmethod

@@ -1,0 +1,352 @@
+"""Many chats at once through the real app: `chainlit run app.py` as a user starts it, the bench model over HTTP
+answering every request after `delay` seconds, and socket.io clients that talk to the app as Chainlit's page does.
+
+What a client does, as the page (chainlit 2.12 frontend, libs/react-client useChatSession) does:
+1. POST /set-session-cookie {"session_id": <uuid4>} (the page's "sticky" cookie X-Chainlit-Session-id);
+2. connect socket.io on path /ws/socket.io (Engine.IO 4: long-polling first, then the upgrade to a WebSocket) with the
+   auth payload {"clientType": "webapp", "sessionId", "threadId": "", "userEnv": "{}", "chatProfile": ""}, the
+   cookie and the page's Origin;
+3. on connect, emit "connection_successful" and "fetch_favorites"; the app starts the chat (on_chat_start), which
+   sends the window message {"type": "calbot:time_zone?"}; public/calbot.js answers it with a "window_message"
+   {"type": "calbot:time_zone", "time_zone": ...}, so the client does too; the "task_end" that closes
+   on_chat_start means the page is idle: the chat has started;
+4. emit "client_message" {"message": {"threadId": "", "id": <uuid4>, "name": "User", "type": "user_message",
+   "output": <text>, "createdAt": <ISO>, "metadata": {"location": <page URL>}}, "fileReferences": []}.
+
+The app answers with "task_start", the notices of a chat's first reply ("new_message"), the streamed answer
+("stream_start", "stream_token"..., then "new_message" with the same id when it is complete) and "task_end" when the
+on_message handler has returned (the page stops its spinner). A turn's time runs from the emit of "client_message"
+to that "task_end"; the time to the complete answer ("new_message" of the streamed id) is recorded too.
+
+One warm-up chat goes first (not counted): it opens the calendar connection (the start-up look-ups). Then every
+client connects and starts its chat, and when all have, all send their message at (nearly) the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import socketio
+
+from bench.brain import SMALL_TALK
+from bench.harness import USER_EMAIL, USER_NAME, USER_ZONE
+
+ROOT = Path(__file__).resolve().parents[1]
+MESSAGE = "hello, what can you do?"
+BROWSER_ZONE = USER_ZONE
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) calbot-bench"
+
+
+class ConcurrencyError(RuntimeError):
+    """The app could not be started or reached: the bench itself failed."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0) -> Iterator[tuple[str, Path]]:
+    """`env -u CI chainlit run app.py -h --host 127.0.0.1 --port P` with the bench model and a fresh sandbox file.
+    Yields (url, log path); the process is always stopped at the end."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k != "CI" and not k.startswith(("CAL_", "CALBOT_", "OPENAI_", "CHAINLIT_"))}
+    # Blank counts as unset for calbot, and a variable that is set (even blank) wins over a developer's .env.
+    env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=model_base_url, OPENAI_MODEL="scripted",
+               CAL_API_KEY="", CAL_API_BASE_URL="", CAL_EVENT_TYPE_ID="", CAL_USER_EMAIL=USER_EMAIL,
+               CAL_USER_NAME=USER_NAME, CALBOT_TIMEZONE=USER_ZONE, CALBOT_SANDBOX_DB=str(home / "sandbox.db"),
+               CHAINLIT_ENV_FILE=str(home / "no.env"))
+    chainlit = ROOT / ".venv" / "bin" / "chainlit"
+    command = [str(chainlit) if chainlit.exists() else shutil.which("chainlit") or "chainlit",
+               "run", "app.py", "-h", "--host", "127.0.0.1", "--port", str(port)]
+    log = home / "app.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise ConcurrencyError(f"chainlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise ConcurrencyError(f"chainlit did not answer /health in {startup_timeout:.0f} s:\n"
+                                       f"{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@dataclass
+class ChatClient:
+    """One browser tab's chat, over socket.io."""
+    url: str
+    session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    sent_at: float | None = None
+    answer_at: float | None = None  # the streamed answer complete ("new_message" of the streamed id)
+    first_token_at: float | None = None
+    ended_at: float | None = None  # "task_end" after the message was sent
+    answer: str = ""
+    error: str | None = None
+    events: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        self._streamed_id: str | None = None
+        self._asked_zone = False
+        self._in_turn = False
+        self.sio.on("window_message", self._on_window_message)
+        self.sio.on("stream_start", self._on_stream_start)
+        self.sio.on("stream_token", self._on_stream_token)
+        self.sio.on("new_message", self._on_new_message)
+        self.sio.on("task_start", self._on_task_start)
+        self.sio.on("task_end", self._on_task_end)
+        self.sio.on("*", self._on_any)
+
+    async def connect(self, http: httpx.AsyncClient) -> None:
+        response = await http.post(f"{self.url}/set-session-cookie", json={"session_id": self.session_id})
+        response.raise_for_status()
+        cookie = response.cookies.get("X-Chainlit-Session-id") or self.session_id
+        await self.sio.connect(
+            self.url, socketio_path="/ws/socket.io", transports=["polling", "websocket"], wait_timeout=20,
+            headers={"Cookie": f"X-Chainlit-Session-id={cookie}", "Origin": self.url, "User-Agent": USER_AGENT},
+            auth={"clientType": "webapp", "sessionId": self.session_id, "threadId": "", "userEnv": "{}",
+                  "chatProfile": ""})
+        await self.sio.emit("connection_successful")
+        await self.sio.emit("fetch_favorites")
+
+    async def send(self, text: str) -> None:
+        message = {"threadId": "", "id": str(uuid.uuid4()), "name": "User", "type": "user_message", "output": text,
+                   "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                   "metadata": {"location": f"{self.url}/"}}
+        self.sent_at = time.perf_counter()
+        await self.sio.emit("client_message", {"message": message, "fileReferences": []})
+
+    async def close(self) -> None:
+        try:
+            await self.sio.disconnect()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+
+    # -- events --------------------------------------------------------------------------------------------------------
+    async def _on_any(self, event: str, *args: Any) -> None:
+        self.events.append(event)  # events without a handler of their own
+
+    async def _on_window_message(self, data: Any) -> None:
+        self.events.append("window_message")
+        if isinstance(data, dict) and data.get("type") == "calbot:time_zone?":
+            await self.sio.emit("window_message", {"type": "calbot:time_zone", "time_zone": BROWSER_ZONE})
+            self._asked_zone = True
+
+    async def _on_stream_start(self, step: Any) -> None:
+        self.events.append("stream_start")
+        if self.sent_at is not None and isinstance(step, dict):
+            self._streamed_id = step.get("id")
+            self.first_token_at = self.first_token_at or time.perf_counter()
+            self.answer = str(step.get("output") or "")
+
+    async def _on_stream_token(self, data: Any) -> None:
+        if isinstance(data, dict) and data.get("id") == self._streamed_id:
+            self.answer += str(data.get("token") or "")
+
+    async def _on_new_message(self, step: Any) -> None:
+        self.events.append("new_message")
+        if self._streamed_id and isinstance(step, dict) and step.get("id") == self._streamed_id:
+            self.answer_at = time.perf_counter()
+            self.answer = str(step.get("output") or self.answer)
+
+    async def _on_task_start(self, *_: Any) -> None:
+        self.events.append("task_start")
+        if self.sent_at is not None:
+            self._in_turn = True
+
+    async def _on_task_end(self, *_: Any) -> None:
+        self.events.append("task_end")
+        if self.sent_at is None:
+            if self._asked_zone:  # on_chat_start has finished: the page is idle, ready for a message
+                self.started.set()
+        elif self._in_turn and self.ended_at is None:
+            self.ended_at = time.perf_counter()
+            self.done.set()
+
+    # -- results -------------------------------------------------------------------------------------------------------
+    @property
+    def turn_seconds(self) -> float | None:
+        if self.sent_at is None or self.ended_at is None or self.answer_at is None:
+            return None
+        return self.ended_at - self.sent_at
+
+
+def _percentile(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[p - 1]
+
+
+@dataclass
+class ConcurrencyResult:
+    clients: int
+    delay: float
+    turns: list[float]  # seconds, completed turns only
+    answers: list[float]  # seconds to the complete answer
+    first_tokens: list[float]
+    connect_seconds: float
+    model_requests: int
+    errors: list[str]
+
+    @property
+    def completed(self) -> int:
+        return len(self.turns)
+
+    def p(self, values: list[float], p: int) -> float | None:
+        return round(_percentile(values, p), 4) if values else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"clients": self.clients, "completed": self.completed, "model_delay_s": self.delay,
+                "turn_p50_s": self.p(self.turns, 50), "turn_p95_s": self.p(self.turns, 95),
+                "turn_max_s": round(max(self.turns), 4) if self.turns else None,
+                "answer_p95_s": self.p(self.answers, 95), "first_token_p95_s": self.p(self.first_tokens, 95),
+                "connect_all_s": round(self.connect_seconds, 3), "model_requests": self.model_requests,
+                "errors": self.errors[:10]}
+
+
+async def _one_turn(client: ChatClient, timeout: float) -> None:
+    await client.send(MESSAGE)
+    await asyncio.wait_for(client.done.wait(), timeout)
+
+
+async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: float
+                 ) -> tuple[list[ChatClient], float, list[str]]:
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=clients + 1)
+    async with httpx.AsyncClient(timeout=20, limits=limits) as http:
+        # Warm-up chat (not counted): the first message opens the calendar connection.
+        warm = ChatClient(url)
+        try:
+            await asyncio.wait_for(warm.connect(http), connect_timeout)
+            await asyncio.wait_for(warm.started.wait(), connect_timeout)
+            await _one_turn(warm, turn_timeout)
+        except Exception as exc:  # noqa: BLE001
+            raise ConcurrencyError(f"the warm-up chat failed ({type(exc).__name__}: {exc}); events: "
+                                   f"{warm.events}") from exc
+        finally:
+            await warm.close()
+
+        chats = [ChatClient(url) for _ in range(clients)]
+
+        async def start(chat: ChatClient) -> None:
+            await chat.connect(http)
+            await chat.started.wait()
+
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(asyncio.wait_for(start(c), connect_timeout) for c in chats),
+                                        return_exceptions=True)
+        connect_seconds = time.perf_counter() - started
+        ready = []
+        for chat, outcome in zip(chats, outcomes):
+            if isinstance(outcome, BaseException):
+                chat.error = f"connect: {type(outcome).__name__}: {outcome}"
+                errors.append(chat.error)
+            else:
+                ready.append(chat)
+        try:
+            outcomes = await asyncio.gather(*(_one_turn(c, turn_timeout) for c in ready), return_exceptions=True)
+            for chat, outcome in zip(ready, outcomes):
+                if isinstance(outcome, BaseException):
+                    chat.error = f"turn: {type(outcome).__name__}: {outcome} (events: {chat.events[-8:]})"
+                    errors.append(chat.error)
+                elif chat.answer_at is None:
+                    chat.error = f"turn: task_end without an answer (events: {chat.events[-8:]})"
+                    errors.append(chat.error)
+        finally:
+            await asyncio.gather(*(c.close() for c in chats), return_exceptions=True)
+        return chats, connect_seconds, errors
+
+
+@contextmanager
+def model_process(delay: float, home: Path, startup_timeout: float = 30.0) -> Iterator[tuple[str, Path]]:
+    """`python -m bench.model_server` (the bench model over HTTP on 127.0.0.1, answering after `delay` seconds) in a
+    process of its own. Yields (OPENAI_BASE_URL, stats file); the process is always stopped at the end."""
+    ready, stats = home / "model.url", home / "model.json"
+    log = home / "model.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "bench.model_server", "--delay", str(delay),
+                                    "--ready", str(ready), "--stats", str(stats)],
+                                   cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ConcurrencyError(f"the bench model server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        yield ready.read_text().strip(), stats
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def run_concurrency(clients: int, delay: float, *, turn_timeout: float = 60.0, connect_timeout: float = 30.0,
+                    total_timeout: float = 120.0) -> ConcurrencyResult:
+    """Start the bench model (over HTTP, its own process) and the app, run `clients` chats at once, stop both."""
+    with tempfile.TemporaryDirectory(prefix="calbot-bench-") as tmp:
+        home = Path(tmp)
+        with model_process(delay, home) as (base_url, stats), running_app(base_url, home) as (url, log):
+            try:
+                chats, connect_seconds, errors = asyncio.run(asyncio.wait_for(
+                    _drive(url, clients, turn_timeout, connect_timeout), total_timeout))
+            except TimeoutError:
+                raise ConcurrencyError(f"the concurrency run took more than {total_timeout:.0f} s:\n"
+                                       f"{log.read_text()[-3000:]}") from None
+            app_log = log.read_text()
+        model_stats = json.loads(stats.read_text()) if stats.exists() else {"requests": -1, "errors": []}
+        turns = [c.turn_seconds for c in chats if c.turn_seconds is not None]
+        answers = [c.answer_at - c.sent_at for c in chats if c.answer_at is not None and c.sent_at is not None]
+        firsts = [c.first_token_at - c.sent_at for c in chats
+                  if c.first_token_at is not None and c.sent_at is not None]
+        wrong = [c.answer for c in chats if c.answer_at is not None and c.answer.strip() != SMALL_TALK]
+        if wrong:
+            errors.append(f"{len(wrong)} answer(s) differ from the bench model's sentence, e.g. {wrong[0]!r}")
+        errors += [f"bench model: {e}" for e in model_stats.get("errors", [])]
+        if errors and "Traceback" in app_log:
+            errors.append("app log: " + app_log[-1500:])
+        return ConcurrencyResult(clients, delay, turns, answers, firsts, connect_seconds,
+                                 model_stats["requests"] - 1, errors)
