@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 import httpx
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from calbot.agent.executor import Executor
 from calbot.agent.history import PROPOSED_PREFIX, prompt_history, trim_stored
@@ -300,31 +299,36 @@ class Agent:
     async def _ask(self, state: SessionState, turn: list[dict[str, Any]], emit: Emit) -> _Reply:
         """One streamed chat.completions call; text pieces are emitted as they arrive, tool calls reassembled."""
         # client.post (the SDK's documented way to send a body as is) rather than chat.completions.create: create()
-        # re-walks every message and the tools' JSON schemas through its TypedDict transform on each call, which
-        # was most of calbot's own time per turn. Retries, timeouts, errors and SSE parsing are the SDK's as before.
+        # re-walks every message and the tools' JSON schemas through its TypedDict transform on each call, and each
+        # streamed chunk would be built into a pydantic object; both were most of calbot's own time per turn.
+        # Retries, timeouts, API errors and SSE decoding stay the SDK's; chunks arrive as plain dicts.
         body = {"model": self.model, "messages": self.messages(state, turn), "tools": self.tools, "stream": True}
-        stream = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion, stream=True,
-                                        stream_cls=openai.AsyncStream[ChatCompletionChunk])
+        stream = await self.client.post("/chat/completions", body=body, cast_to=object, stream=True,
+                                        stream_cls=openai.AsyncStream[dict[str, Any]])
         parts: list[str] = []
         calls: dict[int, _ToolCall] = {}
         try:
             async for chunk in stream:
-                for choice in chunk.choices or []:
-                    if choice.index not in (0, None):
+                for choice in (chunk.get("choices") or []) if isinstance(chunk, dict) else []:
+                    if not isinstance(choice, dict) or choice.get("index") not in (0, None):
                         continue
-                    delta = choice.delta
-                    if delta is not None and delta.content:
-                        parts.append(delta.content)
-                        await emit(TextDelta(delta.content))
-                    for piece in (delta.tool_calls or []) if delta is not None else []:
-                        index = piece.index if piece.index is not None else len(calls)
+                    delta = choice.get("delta") or {}
+                    content = delta.get("content")
+                    if isinstance(content, str) and content:
+                        parts.append(content)
+                        await emit(TextDelta(content))
+                    for piece in delta.get("tool_calls") or []:
+                        if not isinstance(piece, dict):
+                            continue
+                        index = piece.get("index")
+                        index = index if isinstance(index, int) else len(calls)
                         call = calls.setdefault(index, _ToolCall("", "", ""))
-                        call.id = piece.id or call.id
-                        if piece.function is not None:
-                            name = piece.function.name or ""
-                            if name and name != call.name:  # sent once by OpenAI, repeated by some servers
-                                call.name = name if not call.name else call.name + name
-                            call.arguments += piece.function.arguments or ""
+                        call.id = piece.get("id") or call.id
+                        function = piece.get("function") or {}
+                        name = function.get("name") or ""
+                        if name and name != call.name:  # sent once by OpenAI, repeated by some servers
+                            call.name = name if not call.name else call.name + name
+                        call.arguments += function.get("arguments") or ""
         except openai.APIConnectionError as exc:
             if isinstance(exc, openai.APITimeoutError):
                 raise

@@ -490,3 +490,17 @@ console.log(JSON.stringify({before, posted, timers}));
     assert result["posted"] == [{"data": {"type": "calbot:time_zone", "time_zone": "America/New_York"},
                                  "origin": "*"}]
     assert result["timers"]  # and it also posts on its own shortly after loading
+
+
+def test_chainlit_message_and_step_constructors_no_longer_block_the_event_loop():
+    """app.py gives chainlit.message and chainlit.step a `time` whose sleep does nothing (their constructors call
+    time.sleep(0.001), which blocks every chat); the real time module and its other functions are untouched."""
+    import importlib
+    import time
+
+    for name in ("chainlit.message", "chainlit.step"):
+        module_time = importlib.import_module(name).time
+        assert module_time is not time and module_time.sleep is not time.sleep
+        assert module_time.sleep(5) is None  # returns at once
+        assert module_time.time is time.time and module_time.monotonic is time.monotonic
+    assert time.sleep.__module__ == "time" or time.sleep.__name__ == "sleep"

@@ -413,11 +413,20 @@ def _as_reply(value: Reply | str) -> Reply:
 
 
 async def _sleep_unless_disconnected(request: Request, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        await asyncio.sleep(min(left, 0.05))
-        if await request.is_disconnected():
-            return
+    """Wait `seconds`, or less if the client goes away first. Event-driven (no polling): with the body read, the
+    next ASGI message the server sends is http.disconnect, so one receive() waits for exactly that."""
+    if seconds <= 0:
+        return
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({watcher}, timeout=seconds)
+    finally:
+        watcher.cancel()
 
 
 def _error_response(error: ApiError) -> JSONResponse:
