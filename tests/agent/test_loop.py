@@ -3,7 +3,8 @@ calendar (or the respx FakeCalcom) behind the executor.
 
 What is checked: streaming reaches `emit`, tool calls are reassembled and answered, the guards (round cap, repeated
 call, one change at a time) end turns cleanly, failures and Stop leave a history an OpenAI server accepts, pending
-arguments survive between turns, and the system prompt says what is true now.
+arguments survive between turns, malformed tool calls go back to the model once and a second one in the same turn
+ends it politely, and the system prompt says what is true now.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pytest
 
 from calbot.agent.executor import Executor
 from calbot.agent.loop import (
+    INVALID_CALLS_REPLY,
+    MAX_INVALID_CALLS,
     MAX_TOOL_ROUNDS,
     ONE_CHANGE,
     REPEAT_REPLY,
@@ -325,6 +328,217 @@ async def test_two_writes_in_one_reply_make_one_proposal(service, model, sandbox
     assert parsed(second) == {"ok": False, "status": "one_change_at_a_time", "error": ONE_CHANGE}
     assert_history_valid(state.history)
     assert calendar_requests(sandbox, "POST") == [] and bookings_in(sandbox) == []
+
+
+# -- malformed tool calls --------------------------------------------------------------------------------------------
+BAD_JSON = '{"start": "2026-11-24T15:00", "reason": '  # cut off mid-object
+OTHER_BAD_JSON = "{start: 2026-11-24T15:00, reason: budget}"  # not JSON either, and not the same text
+
+
+def invalid(result) -> bool:
+    return isinstance(result, dict) and result.get("status") == "invalid_arguments"
+
+
+def statuses(history) -> list:
+    return [parsed(m).get("status") for m in tool_messages(history)]
+
+
+def assert_guarded(result, events, state, model_calls: int) -> None:
+    """The turn ended by the malformed-call guard: one code sentence, a complete history, no further model call."""
+    assert result.outcome == "invalid_calls" and result.model_calls == model_calls, result
+    assert result.proposal is None and state.proposal is None
+    assert [(c.text, c.kind) for c in events.codes() if c.kind != "notice"] == [(INVALID_CALLS_REPLY, "guard")]
+    assert events.codes("error") == []
+    assert state.history[-1] == {"role": "assistant", "content": INVALID_CALLS_REPLY}
+    assert_history_valid(state.history)
+
+
+def test_one_malformed_call_per_turn_is_forgiven():
+    assert MAX_INVALID_CALLS == 1
+
+
+async def test_bad_json_then_a_good_call_makes_the_proposal(service, model, sandbox, events):
+    model.on_user("book", calls(ToolCall("book_meeting", BAD_JSON)))
+    model.on_tool_result("book_meeting", call("book_meeting", start="2026-11-24T15:00", reason="budget"), when=invalid)
+    state = service.new_state()
+
+    result = await service.handle_message(state, "book tomorrow at 3pm about the budget", events)
+
+    assert result.outcome == "proposal" and result.model_calls == 2 == model.calls_count
+    assert result.tools_called == ["book_meeting", "book_meeting"]
+    assert statuses(state.history) == ["invalid_arguments", "awaiting_confirmation"]
+    assert "not valid JSON" in model.requests[1].last_tool_result["error"]  # the model was told what was wrong
+    first = events.of(ToolStarted)[0]
+    assert first.arguments == BAD_JSON  # shown as the raw text
+    assert events.codes("guard") == [] and events.codes("error") == []
+    assert len(events.of(ProposalReady)) == 1 and result.proposal.reason == "budget"
+    assert_history_valid(state.history)
+    assert calendar_requests(sandbox, "POST") == []
+
+
+async def test_bad_json_twice_ends_the_turn_with_a_code_reply(service, model, sandbox, events):
+    model.on_user("book", calls(ToolCall("book_meeting", BAD_JSON)))
+    model.on_tool_result("book_meeting", calls(ToolCall("book_meeting", OTHER_BAD_JSON)), when=invalid, times=1)
+    model.on_tool_result("book_meeting", say("SHOULD NOT BE ASKED"))
+    state = service.new_state()
+
+    result = await service.handle_message(state, "book tomorrow at 3pm about the budget", events)
+
+    assert_guarded(result, events, state, model_calls=2)
+    assert model.calls_count == 2  # no third call
+    assert result.tools_called == ["book_meeting", "book_meeting"]
+    assert [m["role"] for m in state.history] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert statuses(state.history) == ["invalid_arguments", "invalid_arguments"]
+    assert [c["function"]["arguments"] for m in state.history for c in m.get("tool_calls") or []] == \
+        [BAD_JSON, OTHER_BAD_JSON]
+    assert events.text() == "" and "SHOULD NOT BE ASKED" not in json.dumps(state.history)
+    assert calendar_requests(sandbox, "GET", "/v2/slots") == [] and calendar_requests(sandbox, "POST") == []
+
+
+async def test_an_unknown_tool_then_wrong_types_ends_the_turn(service, model, sandbox, events):
+    model.on_user("book", call("delete_everything", everything=True))
+    model.on_tool_result("delete_everything", call("book_meeting", start=20261124, reason=["budget"]))
+    model.on_tool_result("book_meeting", say("SHOULD NOT BE ASKED"))
+    state = service.new_state()
+
+    result = await service.handle_message(state, "book tomorrow at 3pm about the budget", events)
+
+    assert_guarded(result, events, state, model_calls=2)
+    first, second = (parsed(m) for m in tool_messages(state.history))
+    assert first["status"] == second["status"] == "invalid_arguments"
+    assert "no tool called 'delete_everything'" in first["error"]
+    assert "start" in second["error"] and "reason" in second["error"]
+    assert [e.name for e in events.of(ToolFinished)] == ["delete_everything", "book_meeting"]
+    assert calendar_requests(sandbox, "GET", "/v2/slots") == []
+
+
+async def test_two_malformed_calls_in_one_round_end_the_turn_after_that_round(service, model, sandbox, events):
+    model.on_user("free", calls(ToolCall("book_meeting", BAD_JSON, id="call_a"),
+                                ToolCall("check_availability", {"date": "24/11/2026"}, id="call_b")))
+    model.on_tool_result(None, say("SHOULD NOT BE ASKED"))
+    state = service.new_state()
+
+    result = await service.handle_message(state, "when am I free tomorrow? and book 3pm", events)
+
+    assert_guarded(result, events, state, model_calls=1)
+    assert model.calls_count == 1
+    assert [m["role"] for m in state.history] == ["user", "assistant", "tool", "tool", "assistant"]
+    assert [m["tool_call_id"] for m in tool_messages(state.history)] == ["call_a", "call_b"]
+    assert statuses(state.history) == ["invalid_arguments", "invalid_arguments"]
+    assert calendar_requests(sandbox, "GET", "/v2/slots") == []
+
+
+async def test_malformed_calls_in_different_rounds_of_one_turn_add_up(service, model, sandbox, events):
+    model.on_user("free", calls(ToolCall("check_availability", '{"date": 2026-11-24}')))
+    model.on_tool_result("check_availability", call("check_availability", date="2026-11-24"), when=invalid, times=1)
+    model.on_tool_result("check_availability", call("list_meetings", status="done"),
+                         when=lambda r: r.get("ok") is True)
+    model.on_tool_result("list_meetings", say("SHOULD NOT BE ASKED"))
+    state = service.new_state()
+
+    result = await service.handle_message(state, "when am I free tomorrow?", events)
+
+    assert_guarded(result, events, state, model_calls=3)
+    assert statuses(state.history) == ["invalid_arguments", None, "invalid_arguments"]
+    assert len(calendar_requests(sandbox, "GET", "/v2/slots")) == 1  # the good call in between ran
+
+
+async def test_a_correctable_error_then_an_answer_is_a_normal_answer(service, model, sandbox, events):
+    model.on_user("free", call("check_availability", date="2026-11-24", end_date="2026-12-24"))
+    model.on_tool_result("check_availability", lambda req: say(f"Too long a range: {req.last_tool_result['error']}"),
+                         when=invalid)
+    state = service.new_state()
+
+    result = await service.handle_message(state, "when am I free this month?", events)
+
+    assert result.outcome == "answered" and result.model_calls == 2
+    assert statuses(state.history) == ["invalid_arguments"]
+    assert state.history[-1]["content"].startswith("Too long a range: Ask for at most 14 days")
+    assert events.codes("guard") == [] and events.codes("error") == []
+    assert_history_valid(state.history)
+
+
+async def test_the_malformed_call_count_starts_again_each_turn(service, model, events):
+    model.on_user("free", calls(ToolCall("check_availability", '{"date": 2026-11-24}')))
+    model.on_user("again", calls(ToolCall("check_availability", '{"date": 2026-11-25}')))
+    model.on_tool_result("check_availability", say("Please give the day as YYYY-MM-DD."), when=invalid)
+    state = service.new_state()
+
+    first = await service.handle_message(state, "when am I free tomorrow?", events)
+    second = await service.handle_message(state, "and again for wednesday?", events)
+
+    assert first.outcome == second.outcome == "answered"
+    assert events.codes("guard") == []
+    assert statuses(state.history) == ["invalid_arguments", "invalid_arguments"]
+    assert_history_valid(state.history)
+
+
+async def test_the_same_malformed_call_twice_is_a_repeat(service, model, events):
+    model.on_user("book", calls(ToolCall("book_meeting", BAD_JSON)))
+    model.on_tool_result("book_meeting", calls(ToolCall("book_meeting", BAD_JSON)))
+    state = service.new_state()
+
+    result = await service.handle_message(state, "book tomorrow at 3pm", events)
+
+    assert result.outcome == "repeat" and result.model_calls == 2
+    assert statuses(state.history) == ["invalid_arguments", "repeated"]
+    assert [c.text for c in events.codes("guard")] == [REPEAT_REPLY]
+    assert_history_valid(state.history)
+
+
+async def test_a_second_malformed_call_beside_a_repeated_one_ends_as_malformed(service, model, events):
+    model.on_user("book", calls(ToolCall("book_meeting", BAD_JSON)))
+    model.on_tool_result("book_meeting", calls(ToolCall("book_meeting", OTHER_BAD_JSON),
+                                               ToolCall("book_meeting", BAD_JSON)), times=1)
+    state = service.new_state()
+
+    result = await service.handle_message(state, "book tomorrow at 3pm", events)
+
+    assert_guarded(result, events, state, model_calls=2)
+    assert statuses(state.history) == ["invalid_arguments", "invalid_arguments", "repeated"]
+
+
+async def test_a_proposal_made_in_the_same_round_is_still_shown(service, model, sandbox, events):
+    model.on_user("book", calls(ToolCall("book_meeting", BAD_JSON),
+                                ToolCall("set_time_zone", {"time_zone": 42}),
+                                ToolCall("book_meeting", {"start": "2026-11-24T15:00", "reason": "budget"})))
+    state = service.new_state()
+
+    result = await service.handle_message(state, "book tomorrow at 3pm about the budget", events)
+
+    assert result.outcome == "proposal" and result.model_calls == 1
+    assert statuses(state.history) == ["invalid_arguments", "invalid_arguments", "awaiting_confirmation"]
+    assert events.codes("guard") == [] and len(events.of(ProposalReady)) == 1
+    assert state.proposal is not None and state.proposal.id == result.proposal.id
+    assert_history_valid(state.history)
+
+
+async def test_malformed_calls_leave_the_pending_arguments_alone(service, model, sandbox, events):
+    model.on_user("about the budget", call("book_meeting", reason="budget review"))
+    model.on_tool_result("book_meeting", say("When should it be?"),
+                         when=lambda result: result["status"] == "needs_details")
+    model.on_user("tomorrow", calls(ToolCall("book_meeting", '{"start": "2026-11-24T15:00"')))
+    model.on_tool_result("book_meeting", calls(ToolCall("book_meeting", {"start": 1500, "attendee": "bob"})),
+                         when=invalid, times=1)
+    model.on_user("3pm", call("book_meeting", start="2026-11-24T15:00"))
+    state = service.new_state()
+
+    first = await service.handle_message(state, "book a meeting about the budget", events)
+    assert first.outcome == "answered"
+    pending = (state.pending_function, dict(state.pending_arguments))
+    assert pending == ("book_meeting", {"reason": "budget review"})
+
+    guarded = await service.handle_message(state, "tomorrow at 3pm", events)
+
+    assert guarded.outcome == "invalid_calls" and guarded.model_calls == 2
+    assert (state.pending_function, state.pending_arguments) == pending
+    assert state.proposal is None
+    assert_history_valid(state.history)
+
+    third = await service.handle_message(state, "3pm it is", events)
+    assert third.outcome == "proposal" and third.proposal.reason == "budget review"
+    assert third.proposal.start == datetime(2026, 11, 24, 14, tzinfo=UTC)
+    assert calendar_requests(sandbox, "POST") == []
 
 
 # -- failures of the model endpoint -----------------------------------------------------------------------------------
