@@ -7,7 +7,7 @@ formatter set up later (Chainlit and uvicorn add their own) can print a secret. 
 
 - the exact values passed in (OPENAI_API_KEY, CAL_API_KEY, from the settings) and registered later;
 - anything shaped like a key, even one calbot was never given: OpenAI keys (`sk-...`), Cal.com keys
-  (`cal_live_...`, `cal_test_...`, `cal_sandbox_...`), `Bearer <token>` and `Authorization: <value>` / `api_key=...`.
+  (`cal_live_...`, `cal_test_...`, `cal_sandbox_...`), `Bearer <token>` and `Authorization: <value>` (`Authorization: Basic <credentials>` too) / `api_key=...`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _KEY_SHAPES = re.compile(
     r"(?P<openai>\bsk-[A-Za-z0-9_\-]{8,})"
     r"|(?P<cal>\bcal_(?:live|test|sandbox)_[A-Za-z0-9_\-]+)"
     r"|(?P<bearer>(?i:\bbearer)\s+)[A-Za-z0-9._~+/=\-]{6,}"
-    r"|(?P<header>(?i:authorization|x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?)(?!Bearer\b)(?!\[REDACTED)[^\s\"',}]{6,}"
+    r"|(?P<header>(?i:authorization|x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?(?:(?i:basic)\s+)?)(?!Bearer\b)(?!\[REDACTED)[^\s\"',}]{6,}"
 )
 
 _lock = threading.Lock()

@@ -375,3 +375,15 @@ def test_the_module_is_importable_without_side_effects_on_import():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
     assert importlib.import_module("calbot.logs") is logs
+
+
+def test_basic_credentials_are_scrubbed_too():
+    from calbot.logs import redact
+
+    assert redact("Authorization: Basic dXNlcjpwYXNzd29yZA==") == "Authorization: Basic [REDACTED]"
+
+
+def test_the_word_basic_in_ordinary_text_is_left_alone():
+    from calbot.logs import redact
+
+    assert redact("a basic meeting about planning") == "a basic meeting about planning"
