@@ -27,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +45,7 @@ import socketio
 
 from bench.brain import SMALL_TALK
 from bench.harness import USER_EMAIL, USER_NAME, USER_ZONE
+from tests.fakes.processes import chainlit_app, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGE = "hello, what can you do?"
@@ -58,54 +57,25 @@ class ConcurrencyError(RuntimeError):
     """The app could not be started or reached: the bench itself failed."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0) -> Iterator[tuple[str, Path]]:
     """`env -u CI chainlit run app.py -h --host 127.0.0.1 --port P` with the bench model and a fresh sandbox file.
     Yields (url, log path); the process is always stopped at the end."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k != "CI" and not k.startswith(("CAL_", "CALBOT_", "OPENAI_", "CHAINLIT_"))}
     # Blank counts as unset for calbot, and a variable that is set (even blank) wins over a developer's .env.
-    env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=model_base_url, OPENAI_MODEL="scripted",
-               CAL_API_KEY="", CAL_API_BASE_URL="", CAL_EVENT_TYPE_ID="", CAL_USER_EMAIL=USER_EMAIL,
-               CAL_USER_NAME=USER_NAME, CALBOT_TIMEZONE=USER_ZONE, CALBOT_SANDBOX_DB=str(home / "sandbox.db"),
-               CHAINLIT_ENV_FILE=str(home / "no.env"))
-    chainlit = ROOT / ".venv" / "bin" / "chainlit"
-    command = [str(chainlit) if chainlit.exists() else shutil.which("chainlit") or "chainlit",
-               "run", "app.py", "-h", "--host", "127.0.0.1", "--port", str(port)]
+    settings = dict(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=model_base_url, OPENAI_MODEL="scripted",
+                    CAL_API_KEY="", CAL_API_BASE_URL="", CAL_EVENT_TYPE_ID="", CAL_USER_EMAIL=USER_EMAIL,
+                    CAL_USER_NAME=USER_NAME, CALBOT_TIMEZONE=USER_ZONE, CALBOT_SANDBOX_DB=str(home / "sandbox.db"),
+                    CHAINLIT_ENV_FILE=str(home / "no.env"))
     log = home / "app.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    started = False
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise ConcurrencyError(f"chainlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise ConcurrencyError(f"chainlit did not answer /health in {startup_timeout:.0f} s:\n"
-                                       f"{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        with chainlit_app(settings, log, startup_timeout) as url:
+            started = True
+            yield url, log
+    except RuntimeError as exc:
+        if started:
+            raise
+        raise ConcurrencyError(str(exc)) from None  # the app did not start: the bench itself failed
 
 
 @dataclass
@@ -316,12 +286,7 @@ def model_process(delay: float, home: Path, startup_timeout: float = 30.0) -> It
             time.sleep(0.05)
         yield ready.read_text().strip(), stats
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 def run_concurrency(clients: int, delay: float, *, turn_timeout: float = 60.0, connect_timeout: float = 30.0,

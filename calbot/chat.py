@@ -159,11 +159,7 @@ class ChatService:
         calendar = await self.calendar()
         if state.user.time_zone_source == "default" and calendar.account.host_time_zone:
             state.user.time_zone = calendar.account.host_time_zone
-        state.answering(cleaned)  # typed by the user, so it counts for identity while its tools run
-        try:
-            return await agent.run(state, cleaned, emit)
-        finally:
-            state.answering(None)
+        return await agent.run(state, cleaned, emit)
 
     async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
         """The user pressed Confirm: execute the stored proposal once and note the outcome in the history."""

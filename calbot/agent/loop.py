@@ -181,6 +181,7 @@ class Agent:
         proposal_before = state.proposal.id if state.proposal else None
         shown_proposal: str | None = None
         committed = False
+        state.answering(text)  # typed by the user: counts for identity while this turn's tools run
 
         def commit(*closing: dict[str, Any], complete: bool) -> None:
             nonlocal committed
@@ -276,6 +277,7 @@ class Agent:
             await emit(CodeReply(sentence, "error"))
             return result
         finally:
+            state.answering(None)
             if not committed:  # a BaseException other than cancellation (KeyboardInterrupt, GeneratorExit, ...)
                 commit({"role": "assistant", "content": STOPPED_NOTE}, complete=False)
             # A proposal made in a turn that did not finish was never shown: it must not stay confirmable.

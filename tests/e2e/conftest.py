@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +33,8 @@ import pytest
 from calbot.sandbox import SANDBOX_API_KEY, Sandbox
 from tests.e2e.helpers import USER_EMAIL, USER_NAME
 from tests.fakes.openai_fake import ModelServer, ScriptedModel
+from tests.fakes.processes import ROOT, chainlit_app, free_port, stop, wait_healthy
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = os.environ.get("CALBOT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -63,36 +61,6 @@ if not Path(CHROMIUM).exists():
                 allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not answer /health in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @dataclass
 class App:
     url: str
@@ -104,25 +72,12 @@ class App:
 @contextmanager
 def _run_app(model: ScriptedModel, server: ModelServer, home: Path, **settings: str) -> Iterator[App]:
     """`chainlit run app.py` as a user runs it, with the scripted model and `settings` as its environment."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k != "CI" and not k.startswith(("CAL_", "CALBOT_", "OPENAI_", "CHAINLIT_"))}
-    env.update(OPENAI_API_KEY="sk-e2e", OPENAI_BASE_URL=server.base_url, OPENAI_MODEL="scripted",
-               CAL_USER_EMAIL=USER_EMAIL, CAL_USER_NAME=USER_NAME, CHAINLIT_ENV_FILE=str(home / "no.env"))
-    env.update(settings)
     log = home / "app.log"
-    chainlit = ROOT / ".venv" / "bin" / "chainlit"
-    command = [str(chainlit) if chainlit.exists() else shutil.which("chainlit") or "chainlit",
-               "run", "app.py", "-h", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log, "chainlit")
+    with chainlit_app({"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": server.base_url, "OPENAI_MODEL": "scripted",
+                       "CAL_USER_EMAIL": USER_EMAIL, "CAL_USER_NAME": USER_NAME,
+                       "CHAINLIT_ENV_FILE": str(home / "no.env"), **settings}, log) as url:
         db = Path(settings["CALBOT_SANDBOX_DB"]) if "CALBOT_SANDBOX_DB" in settings else None
         yield App(url, model, db, log)
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -176,7 +131,7 @@ class Standalone:
 def failing_calendar(tmp_path_factory) -> Iterator[Standalone]:
     """`python -m calbot.sandbox --test-hooks` on a free port: a Cal.com stand-in that fails on request."""
     home = tmp_path_factory.mktemp("standalone")
-    port = _free_port()
+    port = free_port()
     db, log = home / "sandbox.db", home / "sandbox.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "calbot.sandbox", "--port", str(port), "--db", str(db),
@@ -185,10 +140,10 @@ def failing_calendar(tmp_path_factory) -> Iterator[Standalone]:
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, log, "the standalone sandbox", timeout=30)
+        wait_healthy(url, process, log, "the standalone sandbox", timeout=30)
         yield Standalone(url, db, log)
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -43,9 +43,12 @@ from tests.agent.conftest import (  # noqa: F401 - fixtures re-exported for this
     clock,
     make_settings,
     model,
+    served,  # the scripted model behind uvicorn on 127.0.0.1, reset for each case
 )
+from tests.agent.conftest import _served  # noqa: F401 - the module-scoped server behind `served`
+
 from tests.fakes.calcom_fake import FakeCalcom
-from tests.fakes.openai_fake import ModelServer, ScriptedModel, call, say
+from tests.fakes.openai_fake import ScriptedModel, call, say
 from tests.fakes.sandbox_calcom import SandboxCalcom, fake_like_config
 
 OPENAI_SECRET = "sk-faults-openai-7Q2x9LmN4pR8vT1w"
@@ -123,22 +126,6 @@ def booked(cal: Any, *statuses: str) -> list[dict[str, Any]]:
     """The calendar's bookings (accepted and pending unless statuses are given)."""
     wanted = statuses or ("accepted", "pending")
     return [b for b in cal.bookings if b["status"] in wanted]
-
-
-# -- the model over real HTTP ----------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def _model_server() -> Iterator[tuple[ScriptedModel, ModelServer]]:
-    shared = ScriptedModel()
-    with ModelServer(shared) as server:
-        yield shared, server
-
-
-@pytest.fixture
-def served(_model_server: tuple[ScriptedModel, ModelServer]) -> tuple[ScriptedModel, ModelServer]:
-    """(model, server): a ScriptedModel behind uvicorn on 127.0.0.1; rules and records reset for each case."""
-    shared, server = _model_server
-    shared.reset()
-    return shared, server
 
 
 # -- chats -----------------------------------------------------------------------------------------------------------
