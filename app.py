@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import time
@@ -55,6 +56,9 @@ service = ChatService(load_settings())  # no network at import: the calendar con
 
 TIME_ZONE_REQUEST = {"type": "calbot:time_zone?"}
 SOMETHING_WENT_WRONG = "Something went wrong on calbot's side; nothing was changed. Please try again."
+# A streamed reply's first words go to the page at once; later pieces at most this often (one socket.io event each
+# time instead of one per model chunk), and whatever is left goes with the finished message.
+STREAM_FLUSH_SECONDS = 0.05
 
 
 @cl.set_starters
@@ -101,16 +105,16 @@ class PageRenderer:
     def __init__(self) -> None:
         self.streaming: cl.Message | None = None
         self.steps: dict[str, cl.Step] = {}
+        self._unsent: list[str] = []  # streamed text not on the page yet
+        self._flushed_at = 0.0
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     async def emit(self, event: Event) -> None:
         if isinstance(event, TextDelta):
-            if self.streaming is None:
-                self.streaming = cl.Message(content="")
-            await self.streaming.stream_token(event.text)
+            await self._stream(event.text)
         elif isinstance(event, TextDone):
-            if self.streaming is not None:
-                await self.streaming.send()
-                self.streaming = None
+            await self._end_stream()
         elif isinstance(event, ToolStarted):
             # A sibling of this reply's messages (children of the on_message run step), so it shows in order.
             parent = cl.context.current_step
@@ -137,6 +141,50 @@ class PageRenderer:
             text = f"ℹ️ {event.text}" if event.kind == "notice" else event.text
             await cl.Message(content=text).send()
 
+    async def _stream(self, text: str) -> None:
+        loop = asyncio.get_running_loop()
+        if self.streaming is None:
+            self.streaming = cl.Message(content="")
+            self._flushed_at = loop.time()
+            await self.streaming.stream_token(text)
+            return
+        self._unsent.append(text)
+        waited = loop.time() - self._flushed_at
+        if waited >= STREAM_FLUSH_SECONDS:
+            await self._flush()
+        elif self._flush_timer is None:  # a model that pauses mid-sentence: what it sent shows within the interval
+            self._flush_timer = loop.call_later(STREAM_FLUSH_SECONDS - waited, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._flush_timer = None
+        task = asyncio.ensure_future(self._flush())  # runs in this chat's context (call_later copied it)
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self.streaming is None or not self._unsent:
+            return
+        text = "".join(self._unsent)
+        self._unsent.clear()
+        self._flushed_at = asyncio.get_running_loop().time()
+        await self.streaming.stream_token(text)
+
+    async def _end_stream(self) -> None:
+        """The reply is complete: the finished message carries all of its text (nothing left behind in the buffer)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
+        if self.streaming is not None:
+            self.streaming.content += "".join(self._unsent)
+            self._unsent.clear()
+            await self.streaming.send()
+            self.streaming = None
+
     async def show_proposal(self, event: ProposalReady) -> None:
         proposal = event.proposal
         payload = {"proposal_id": proposal.id}
@@ -149,9 +197,7 @@ class PageRenderer:
 
     async def finish(self) -> None:
         """End a reply cut short (Stop, error): no half-streamed message or running tool step stays open."""
-        if self.streaming is not None:
-            await self.streaming.send()
-            self.streaming = None
+        await self._end_stream()
         for step in self.steps.values():  # a tool cut short by Stop: close its step
             step.output = {"ok": False, "status": "stopped", "error": "Stopped before it finished."}
             step.end = utc_now()

@@ -38,6 +38,17 @@ MAX_MESSAGE_CHARS = 4000
 MODEL_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MODEL_RETRIES = 2
 
+
+def new_model_client(api_key: str, base_url: str | None, *, timeout: httpx.Timeout | float = MODEL_TIMEOUT,
+                     max_retries: int = MODEL_RETRIES) -> openai.AsyncOpenAI:
+    """The model client calbot makes from its settings: the openai SDK over its aiohttp transport (openai[aiohttp],
+    the SDK's documented choice "for improved concurrency performance"). With many chats streaming at once, the
+    default transport's pool re-checks every open connection on each request and each close: a tenth of the app's
+    time with 100 chats (bench/). Retries, timeouts and errors are the SDK's either way."""
+    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
+                              http_client=openai.DefaultAioHttpClient())
+
+
 EMPTY_MESSAGE_REPLY = "Tell me what you would like to do, for example: book a meeting tomorrow at 3pm."
 
 
@@ -59,9 +70,7 @@ class ChatService:
     def model_client(self) -> openai.AsyncOpenAI | None:
         """The model client, or None without OPENAI_API_KEY (the app still starts and says what to set)."""
         if self._model_client is None and self.settings.openai_api_key_value:
-            self._model_client = openai.AsyncOpenAI(
-                api_key=self.settings.openai_api_key_value, base_url=self.settings.openai_base_url,
-                timeout=MODEL_TIMEOUT, max_retries=MODEL_RETRIES)
+            self._model_client = new_model_client(self.settings.openai_api_key_value, self.settings.openai_base_url)
         return self._model_client
 
     async def calendar(self) -> Calendar:

@@ -126,6 +126,21 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
     return "Something went wrong on calbot's side; nothing was changed. Please try again."
 
 
+def _refused(exc: BaseException) -> bool:
+    """A connection refused or a name that does not resolve, wherever it sits in the chain of causes. The SDK's
+    aiohttp transport (openai._vendor.httpx_aiohttp) maps aiohttp's ClientConnectorError to a ConnectTimeout, so the
+    SDK raises APITimeoutError for a server that is not there at all; the cause says what really happened."""
+    import aiohttp
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
 def explain_model_error(exc: BaseException, *, model: str | None = None, base_url: str | None = None) -> str:
     """One plain sentence for a failed call to the OpenAI-compatible model endpoint, naming the fix.
 
@@ -134,6 +149,9 @@ def explain_model_error(exc: BaseException, *, model: str | None = None, base_ur
     import openai
 
     where = f" at {base_url}" if base_url else ""
+    if _refused(exc):
+        return (f"calbot could not reach the model server{where}. Check OPENAI_BASE_URL and that the server is "
+                "running, then try again.")
     if isinstance(exc, openai.APITimeoutError) or isinstance(exc, (TimeoutError, httpx.TimeoutException)):
         return "The model did not answer in time. Please try again in a moment."
     if isinstance(exc, openai.APIConnectionError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import openai
 import pytest
 
 from calbot.agent.loop import ProposalWithdrawn, TextDelta, ToolFinished
@@ -126,6 +127,7 @@ async def test_with_a_key_the_service_makes_its_own_client(make_settings):
         assert client is not None and client is service.model_client()
         assert client.api_key == "sk-real" and str(client.base_url).startswith("http://localhost:9/v1")
         assert client.max_retries == 2
+        assert isinstance(client._client, openai.DefaultAioHttpClient)  # the SDK's aiohttp transport (bench/)
     finally:
         await service.aclose()
 

@@ -18,6 +18,7 @@ import pytest
 from chainlit.user_session import user_sessions
 
 import app
+from calbot.agent.loop import TextDelta, TextDone
 from calbot.sandbox import FaultSpec
 from tests.app.conftest import CHAINLIT_ROOT, ROOT, Page, action_of
 from tests.fakes.openai_fake import call, fail, say
@@ -348,10 +349,64 @@ async def test_a_text_answer_is_streamed_and_ends_as_one_message(page, chat, mod
 
     [message] = page.messages_since(mark)
     assert message.content == answer
-    assert message.streamed and len(message.tokens) > 3 and "".join(message.tokens) == answer
-    assert len(page.kinds("send_token")) == len(message.tokens) - 1
-    assert message.sent and message.sends == 1  # the stream was ended once, by send()
+    # The fake sends every chunk at once: the first words show at once, the rest arrives with the finished message
+    # (no event per chunk), and the message ends once, by send(), with all of its text.
+    assert message.streamed and message.tokens == ["Hello "]
+    assert page.kinds("send_token") == []
+    assert message.sent and message.sends == 1
     assert message.last["output"] == answer
+
+
+def _deltas(*texts: str) -> list[TextDelta]:
+    return [TextDelta(text) for text in texts]
+
+
+async def test_a_slow_stream_shows_every_piece_before_the_reply_ends(page):
+    """A model that sends a piece, pauses, sends more: nothing waits for the next piece or for the end."""
+    page.attach()
+    renderer = app.PageRenderer()
+    pause = app.STREAM_FLUSH_SECONDS * 2
+
+    await renderer.emit(TextDelta("Checking "))
+    [message] = page.messages
+    assert message.tokens == ["Checking "]  # the first piece at once
+    await renderer.emit(TextDelta("your "))  # within the interval: held back...
+    await renderer.emit(TextDelta("calendar"))
+    assert message.tokens == ["Checking "]
+    await asyncio.sleep(pause)  # ...and shown when the interval is over, though no new piece came
+    assert message.tokens == ["Checking ", "your calendar"] and message.content == "Checking your calendar"
+    await renderer.emit(TextDelta("..."))  # after a pause longer than the interval: shown at once
+    assert message.tokens[-1] == "..."
+    assert not message.sent
+
+    await renderer.emit(TextDone("Checking your calendar..."))
+    assert message.sent and message.sends == 1 and message.content == "Checking your calendar..."
+    assert renderer._flush_timer is None and not renderer._flushing
+
+
+async def test_a_reply_cut_short_keeps_every_piece_received(page):
+    page.attach()
+    renderer = app.PageRenderer()
+    for delta in _deltas("One ", "two ", "three"):
+        await renderer.emit(delta)
+
+    await renderer.finish()  # Stop or an error before TextDone
+
+    [message] = page.messages
+    assert message.sent and message.content == "One two three"
+    await asyncio.sleep(app.STREAM_FLUSH_SECONDS * 2)  # the pending flush was cancelled: nothing is sent twice
+    assert message.sends == 1 and len(message.tokens) == 1
+
+
+async def test_two_replies_in_one_turn_are_two_messages(page):
+    page.attach()
+    renderer = app.PageRenderer()
+    for event in [*_deltas("Looking ", "now."), TextDone("Looking now."), *_deltas("Found ", "it."),
+                  TextDone("Found it.")]:
+        await renderer.emit(event)
+
+    assert page.texts == ["Looking now.", "Found it."]
+    assert all(m.sent and m.sends == 1 for m in page.messages)
 
 
 async def test_the_first_reply_carries_the_sandbox_notice_and_the_second_does_not(page, chat, model):

@@ -10,6 +10,7 @@ import socket
 import time
 
 import openai
+import pytest
 
 from calbot.agent.loop import (
     EMPTY_REPLY,
@@ -20,6 +21,7 @@ from calbot.agent.loop import (
     ROUND_CAP_REPLY,
     TextDelta,
 )
+from calbot.chat import new_model_client
 from tests.faults.conftest import (
     OPENAI_SECRET,
     TOMORROW_3PM,
@@ -51,6 +53,17 @@ def failed_turn_history(text: str, sentence: str) -> list[dict]:
     return [{"role": "user", "content": text}, {"role": "assistant", "content": f"(No answer: {sentence})"}]
 
 
+@pytest.fixture(params=["app-client", "sdk-default-client"])
+def http_client(request):
+    """make(base_url, **options) -> a model client over real HTTP: the one calbot makes from its settings (the SDK
+    on its aiohttp transport) and the SDK's default one, so the HTTP-level faults hold for both."""
+    def make(base_url: str, **options) -> openai.AsyncOpenAI:
+        if request.param == "app-client":
+            return new_model_client(options.pop("api_key"), base_url, **options)
+        return openai.AsyncOpenAI(base_url=base_url, **options)
+    return make
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -58,14 +71,14 @@ def closed_port() -> int:
 
 
 # -- the endpoint fails ----------------------------------------------------------------------------------------------
-async def test_model_429_then_success_is_retried_by_the_sdk_over_http(make_service, served, sandbox_cal):
+async def test_model_429_then_success_is_retried_by_the_sdk_over_http(make_service, served, sandbox_cal, http_client):
     """The model answers 429 (retry-after-ms 10) once over HTTP: the SDK retries and the answer arrives."""
     model, server = served
     model.on_user("hello", fail(429, "Rate limit reached", code="rate_limit_exceeded", headers=FAST_RETRY),
                   times=1)
     model.on_user("hello", say("Hi Ana, how can I help?"))
-    chat = Chat(make_service(sandbox_cal, model_client=server.client(api_key=OPENAI_SECRET, max_retries=2,
-                                                                     timeout=5)))
+    chat = Chat(make_service(sandbox_cal, model_client=http_client(server.base_url, api_key=OPENAI_SECRET,
+                                                                   max_retries=2, timeout=5)))
 
     turn = await chat.send("hello")
 
@@ -93,12 +106,12 @@ async def test_model_500_on_every_attempt_is_one_sentence(make_service, model, s
     await next_message_works(chat, model)
 
 
-async def test_model_timeout_is_one_sentence_after_one_retry(make_service, served, sandbox_cal):
+async def test_model_timeout_is_one_sentence_after_one_retry(make_service, served, sandbox_cal, http_client):
     """The model hangs past a 0.25 s client timeout twice over HTTP: one sentence, within 2.5 s."""
     model, server = served
     model.on_user("hello", hang(3), times=2)
-    chat = Chat(make_service(sandbox_cal, model_client=server.client(api_key=OPENAI_SECRET, max_retries=1,
-                                                                     timeout=0.25)))
+    chat = Chat(make_service(sandbox_cal, model_client=http_client(server.base_url, api_key=OPENAI_SECRET,
+                                                                   max_retries=1, timeout=0.25)))
     await chat.service.calendar()
 
     started = time.monotonic()
@@ -144,10 +157,10 @@ async def test_model_404_names_openai_model(make_chat, model, sandbox_cal):
     await next_message_works(chat, model)
 
 
-async def test_model_server_unreachable_names_openai_base_url(make_service, sandbox_cal):
+async def test_model_server_unreachable_names_openai_base_url(make_service, sandbox_cal, http_client):
     """Connection refused at OPENAI_BASE_URL (127.0.0.1): a sentence naming OPENAI_BASE_URL, every time."""
     url = f"http://127.0.0.1:{closed_port()}/v1"
-    client = openai.AsyncOpenAI(api_key=OPENAI_SECRET, base_url=url, max_retries=0, timeout=2)
+    client = http_client(url, api_key=OPENAI_SECRET, max_retries=0, timeout=2)
     chat = Chat(make_service(sandbox_cal, model_client=client, openai_base_url=url))
 
     turn = await chat.send("hello")
@@ -162,11 +175,11 @@ async def test_model_server_unreachable_names_openai_base_url(make_service, sand
     assert sandbox_cal.writes() == []
 
 
-async def test_model_stream_cut_off_mid_answer(make_service, served, sandbox_cal):
+async def test_model_stream_cut_off_mid_answer(make_service, served, sandbox_cal, http_client):
     """The stream breaks after 20 characters over HTTP: 'cut off'; the partial text is not kept."""
     model, server = served
     model.on_user("hello", broken_stream("Tuesday at 15:00 is free, shall I book it?", 20), times=1)
-    chat = Chat(make_service(sandbox_cal, model_client=server.client(api_key=OPENAI_SECRET, timeout=5)))
+    chat = Chat(make_service(sandbox_cal, model_client=http_client(server.base_url, api_key=OPENAI_SECRET, timeout=5)))
 
     turn = await chat.send("hello")
 

@@ -7,6 +7,7 @@ cls(status, code, message). The sentence must be ours (never Cal.com's text), pl
 from __future__ import annotations
 
 import re
+from unittest.mock import Mock
 
 import pytest
 
@@ -399,3 +400,42 @@ def test_api_error_keeps_its_fields() -> None:
     assert (exc.status, exc.code, exc.message) == (400, "BadRequestException", SLOT_TAKEN)
     assert (exc.path, exc.method, exc.request_id) == ("/v2/bookings", "POST", "req-7f1c")
     assert str(exc) == f"400 BadRequestException: {SLOT_TAKEN}"
+
+
+# -- the model endpoint through the app's client (the SDK on its aiohttp transport) ---------------------------------
+
+def _sdk_timeout_caused_by(cause: BaseException):
+    """What the SDK raises when its aiohttp transport fails: APITimeoutError from httpx2.ConnectTimeout from `cause`
+    (the vendored transport maps aiohttp's ClientConnectorError to ConnectTimeout)."""
+    import httpx2
+    import openai
+
+    request = httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    try:
+        try:
+            raise httpx2.ConnectTimeout(str(cause)) from cause
+        except httpx2.ConnectTimeout as mapped:
+            raise openai.APITimeoutError(request=request) from mapped
+    except openai.APITimeoutError as exc:
+        return exc
+
+
+def test_a_refused_connection_reported_as_a_timeout_still_names_openai_base_url() -> None:
+    import aiohttp
+
+    from calbot.explain import explain_model_error
+
+    refused = aiohttp.ClientConnectorError(Mock(host="127.0.0.1", port=9, ssl=None),
+                                           ConnectionRefusedError(111, "Connection refused"))
+    sentence = explain_model_error(_sdk_timeout_caused_by(refused), base_url="http://127.0.0.1:9/v1")
+    assert sentence.startswith("calbot could not reach the model server at http://127.0.0.1:9/v1")
+    assert "OPENAI_BASE_URL" in sentence
+
+
+def test_a_real_connect_timeout_is_still_a_timeout() -> None:
+    import aiohttp
+
+    from calbot.explain import explain_model_error
+
+    sentence = explain_model_error(_sdk_timeout_caused_by(aiohttp.ConnectionTimeoutError("connect timed out")))
+    assert sentence == "The model did not answer in time. Please try again in a moment."
