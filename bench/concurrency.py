@@ -5,7 +5,7 @@ What a client does, as the page (chainlit 2.12 frontend, libs/react-client useCh
 1. POST /set-session-cookie {"session_id": <uuid4>} (the page's "sticky" cookie X-Chainlit-Session-id);
 2. connect socket.io on path /ws/socket.io (Engine.IO 4: long-polling first, then the upgrade to a WebSocket) with the
    auth payload {"clientType": "webapp", "sessionId", "threadId": "", "userEnv": "{}", "chatProfile": ""}, the
-   cookie and the page's Origin;
+   cookie and the page's Origin, offering permessage-deflate on the WebSocket as the browser does;
 3. on connect, emit "connection_successful" and "fetch_favorites"; the app starts the chat (on_chat_start), which
    sends the window message {"type": "calbot:time_zone?"}; public/calbot.js answers it with a "window_message"
    {"type": "calbot:time_zone", "time_zone": ...}, so the client does too; the "task_end" that closes
@@ -94,7 +94,9 @@ class ChatClient:
     events: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        # compress=15: offer permessage-deflate, as Chromium does on every WebSocket (aiohttp does not by default).
+        self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False,
+                                        websocket_extra_options={"compress": 15})
         self._streamed_id: str | None = None
         self._asked_zone = False
         self._in_turn = False
