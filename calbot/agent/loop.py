@@ -305,7 +305,7 @@ class Agent:
         # streamed chunk would be built into a pydantic object; both were most of calbot's own time per turn.
         # Retries, timeouts, API errors and SSE decoding stay the SDK's. AsyncStream[object], not [dict[str, Any]]:
         # with `object` the SDK hands each decoded chunk over as is; with a dict type it walks every chunk through
-        # its type construction again (a fifth of the app's time with 100 chats, bench/).
+        # its type construction again (about a seventh of the app's time with 100 chats, bench/).
         body = {"model": self.model, "messages": self.messages(state, turn), "tools": self.tools, "stream": True}
         stream = await self.client.post("/chat/completions", body=body, cast_to=object, stream=True,
                                         stream_cls=openai.AsyncStream[object])
