@@ -161,10 +161,13 @@ class PageRenderer:
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
-    async def _flush(self) -> None:
+    def _cancel_flush_timer(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
+
+    async def _flush(self) -> None:
+        self._cancel_flush_timer()
         if self.streaming is None or not self._unsent:
             return
         text = "".join(self._unsent)
@@ -174,9 +177,7 @@ class PageRenderer:
 
     async def _end_stream(self) -> None:
         """The reply is complete: the finished message carries all of its text (nothing left behind in the buffer)."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
+        self._cancel_flush_timer()
         if self._flushing:
             await asyncio.gather(*self._flushing, return_exceptions=True)
         if self.streaming is not None:

@@ -22,6 +22,7 @@ import asyncio
 import json
 import signal
 from datetime import UTC, datetime
+from http.client import responses as REASONS
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,6 @@ from tests.fakes.openai_fake import (
 )
 
 CHAT_PATHS = {"/v1/chat/completions", "/chat/completions"}
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def _head(status: int, headers: dict[str, str], keep_alive: bool) -> bytes:

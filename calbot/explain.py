@@ -149,10 +149,8 @@ def explain_model_error(exc: BaseException, *, model: str | None = None, base_ur
     import openai
 
     where = f" at {base_url}" if base_url else ""
-    if _refused(exc):
-        return (f"calbot could not reach the model server{where}. Check OPENAI_BASE_URL and that the server is "
-                "running, then try again.")
-    if isinstance(exc, openai.APITimeoutError) or isinstance(exc, (TimeoutError, httpx.TimeoutException)):
+    timed_out = isinstance(exc, openai.APITimeoutError) or isinstance(exc, (TimeoutError, httpx.TimeoutException))
+    if timed_out and not _refused(exc):  # a refused connection the transport calls a timeout: "could not reach"
         return "The model did not answer in time. Please try again in a moment."
     if isinstance(exc, openai.APIConnectionError):
         return (f"calbot could not reach the model server{where}. Check OPENAI_BASE_URL and that the server is "
