@@ -154,6 +154,7 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
         c = details["concurrency"]
         lines.append(f"concurrency: {c['completed']}/{c['clients']} turns completed; p50 {c['turn_p50_s']} s, "
                      f"p95 {c['turn_p95_s']} s, max {c['turn_max_s']} s (first token p95 {c['first_token_p95_s']} s)"
+                     + (f"; app CPU {c['app_cpu_ms_per_turn']} ms per turn" if c.get("app_cpu_ms_per_turn") else "")
                      + (f"; errors: {c['errors']}" if c["errors"] else ""))
     lines.append(f"plot: {growth['plot']}; took {details['seconds']['total']:.1f} s"
                  + (" (quick mode)" if figures["quick"] else ""))

@@ -16,7 +16,14 @@ What a client does, as the page (chainlit 2.12 frontend, libs/react-client useCh
 The app answers with "task_start", the notices of a chat's first reply ("new_message"), the streamed answer
 ("stream_start", "stream_token"..., then "new_message" with the same id when it is complete) and "task_end" when the
 on_message handler has returned (the page stops its spinner). A turn's time runs from the emit of "client_message"
-to that "task_end"; the time to the complete answer ("new_message" of the streamed id) is recorded too.
+to that "task_end"; the time to the complete answer ("new_message" of the streamed id) is recorded too, and the app
+process's CPU time over the burst (all its threads, from /proc), per turn.
+
+Why CPU per turn is the figure to watch: the app serves every chat from one event loop on one core. All 100
+messages arrive together, so each chat's model request goes out only after the loop has done the pre-model work of
+all of them, and the answers, arriving together a second later, are streamed out interleaved. Turns therefore end
+close together, at about delay + 100 x (the app's CPU per turn); the p95 moves with that product, and the CPU figure
+shows it with far less run-to-run noise than the p95.
 
 One warm-up chat goes first (not counted): it opens the calendar connection (the start-up look-ups). Then every
 client connects and starts its chat, and when all have, all send their message at (nearly) the same time.
@@ -45,7 +52,7 @@ import socketio
 
 from bench.brain import SMALL_TALK
 from bench.harness import USER_EMAIL, USER_NAME, USER_ZONE
-from tests.fakes.processes import chainlit_app, stop
+from tests.fakes.processes import chainlit_process, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGE = "hello, what can you do?"
@@ -58,9 +65,9 @@ class ConcurrencyError(RuntimeError):
 
 
 @contextmanager
-def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0) -> Iterator[tuple[str, Path]]:
+def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0) -> Iterator[tuple[str, Path, int]]:
     """`env -u CI chainlit run app.py -h --host 127.0.0.1 --port P` with the bench model and a fresh sandbox file.
-    Yields (url, log path); the process is always stopped at the end."""
+    Yields (url, log path, pid); the process is always stopped at the end."""
     # Blank counts as unset for calbot, and a variable that is set (even blank) wins over a developer's .env.
     settings = dict(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=model_base_url, OPENAI_MODEL="scripted",
                     CAL_API_KEY="", CAL_API_BASE_URL="", CAL_EVENT_TYPE_ID="", CAL_USER_EMAIL=USER_EMAIL,
@@ -69,9 +76,9 @@ def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0) 
     log = home / "app.log"
     started = False
     try:
-        with chainlit_app(settings, log, startup_timeout) as url:
+        with chainlit_process(settings, log, startup_timeout) as (url, process):
             started = True
-            yield url, log
+            yield url, log, process.pid
     except RuntimeError as exc:
         if started:
             raise
@@ -199,6 +206,7 @@ class ConcurrencyResult:
     connect_seconds: float
     model_requests: int
     errors: list[str]
+    app_cpu_seconds: float | None = None  # the app process's CPU time from the first message sent to the last turn's end
 
     @property
     def completed(self) -> int:
@@ -213,6 +221,8 @@ class ConcurrencyResult:
                 "turn_max_s": round(max(self.turns), 4) if self.turns else None,
                 "answer_p95_s": self.p(self.answers, 95), "first_token_p95_s": self.p(self.first_tokens, 95),
                 "connect_all_s": round(self.connect_seconds, 3), "model_requests": self.model_requests,
+                "app_cpu_ms_per_turn": (round(self.app_cpu_seconds * 1000 / self.completed, 2)
+                                        if self.app_cpu_seconds is not None and self.completed else None),
                 "errors": self.errors[:10]}
 
 
@@ -221,8 +231,23 @@ async def _one_turn(client: ChatClient, timeout: float) -> None:
     await asyncio.wait_for(client.done.wait(), timeout)
 
 
-async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: float
-                 ) -> tuple[list[ChatClient], float, list[str]]:
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used so far, all its threads: Linux's per-thread schedstat (nanoseconds), else
+    utime + stime from /proc/PID/stat (clock ticks); None where there is no /proc."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        return sum(int(Path(f"/proc/{pid}/task/{t}/schedstat").read_text().split()[0]) for t in tasks) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: float, pid: int | None = None
+                 ) -> tuple[list[ChatClient], float, list[str], float | None]:
     errors: list[str] = []
     limits = httpx.Limits(max_connections=clients + 1)
     async with httpx.AsyncClient(timeout=20, limits=limits) as http:
@@ -255,8 +280,10 @@ async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: f
                 errors.append(chat.error)
             else:
                 ready.append(chat)
+        cpu_before = process_cpu_seconds(pid) if pid else None
         try:
             outcomes = await asyncio.gather(*(_one_turn(c, turn_timeout) for c in ready), return_exceptions=True)
+            cpu_after = process_cpu_seconds(pid) if pid else None
             for chat, outcome in zip(ready, outcomes):
                 if isinstance(outcome, BaseException):
                     chat.error = f"turn: {type(outcome).__name__}: {outcome} (events: {chat.events[-8:]})"
@@ -266,7 +293,8 @@ async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: f
                     errors.append(chat.error)
         finally:
             await asyncio.gather(*(c.close() for c in chats), return_exceptions=True)
-        return chats, connect_seconds, errors
+        app_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        return chats, connect_seconds, errors, app_cpu
 
 
 @contextmanager
@@ -296,10 +324,10 @@ def run_concurrency(clients: int, delay: float, *, turn_timeout: float = 60.0, c
     """Start the bench model (over HTTP, its own process) and the app, run `clients` chats at once, stop both."""
     with tempfile.TemporaryDirectory(prefix="calbot-bench-") as tmp:
         home = Path(tmp)
-        with model_process(delay, home) as (base_url, stats), running_app(base_url, home) as (url, log):
+        with model_process(delay, home) as (base_url, stats), running_app(base_url, home) as (url, log, pid):
             try:
-                chats, connect_seconds, errors = asyncio.run(asyncio.wait_for(
-                    _drive(url, clients, turn_timeout, connect_timeout), total_timeout))
+                chats, connect_seconds, errors, app_cpu = asyncio.run(asyncio.wait_for(
+                    _drive(url, clients, turn_timeout, connect_timeout, pid), total_timeout))
             except TimeoutError:
                 raise ConcurrencyError(f"the concurrency run took more than {total_timeout:.0f} s:\n"
                                        f"{log.read_text()[-3000:]}") from None
@@ -316,4 +344,4 @@ def run_concurrency(clients: int, delay: float, *, turn_timeout: float = 60.0, c
         if errors and "Traceback" in app_log:
             errors.append("app log: " + app_log[-1500:])
         return ConcurrencyResult(clients, delay, turns, answers, firsts, connect_seconds,
-                                 model_stats["requests"] - 1, errors)
+                                 model_stats["requests"] - 1, errors, app_cpu)

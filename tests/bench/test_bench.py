@@ -63,7 +63,23 @@ def test_quick_bench_prints_every_figure_and_writes_the_plot(tmp_path: Path) -> 
     concurrency = details["concurrency"]
     assert concurrency["clients"] == 10 and concurrency["completed"] == 10, concurrency
     assert concurrency["model_requests"] == 10, concurrency  # one model call per chat: a plain sentence
+    # the app's CPU per turn (Linux /proc): measured, and more than nothing (ten turns cannot be free)
+    assert _is_positive_number(concurrency["app_cpu_ms_per_turn"]), concurrency
 
     plot = tmp_path / "prompt_size.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert growth["plot"] == str(plot)
+
+
+def test_process_cpu_seconds_counts_this_process_and_grows_with_work():
+    """The concurrency run's app CPU figure: CPU time of a process by pid, all threads."""
+    import os
+
+    from bench.concurrency import process_cpu_seconds
+
+    before = process_cpu_seconds(os.getpid())
+    assert before is not None and before > 0
+    sum(i * i for i in range(2_000_000))  # some CPU work
+    after = process_cpu_seconds(os.getpid())
+    assert after - before > 0.01
+    assert process_cpu_seconds(2**22 + 12345) is None  # no such process

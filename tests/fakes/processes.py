@@ -66,6 +66,14 @@ def chainlit_command(port: int) -> list[str]:
 def chainlit_app(settings: dict[str, str], log: Path, timeout: float = 60) -> Iterator[str]:
     """`env -u CI chainlit run app.py -h` on a free port with `settings` as its only CAL_/CALBOT_/OPENAI_/CHAINLIT_
     variables; yields its URL once /health answers, stops it at the end."""
+    with chainlit_process(settings, log, timeout) as (url, _):
+        yield url
+
+
+@contextmanager
+def chainlit_process(settings: dict[str, str], log: Path, timeout: float = 60
+                     ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """chainlit_app that also yields the process (the bench reads its CPU time)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith(CLEARED_PREFIXES)}
     env.update(settings)
@@ -75,6 +83,6 @@ def chainlit_app(settings: dict[str, str], log: Path, timeout: float = 60) -> It
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process, log, "chainlit", timeout)
-        yield url
+        yield url, process
     finally:
         stop(process)
