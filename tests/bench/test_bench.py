@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.concurrency import process_cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 FLOW_KEYS = {"book_until_proposal", "book_after_confirm", "list", "cancel_by_time", "reschedule_by_time"}
 CALCOM_KEYS = {"book", "cancel_by_time", "reschedule_by_time"}
@@ -73,10 +75,6 @@ def test_quick_bench_prints_every_figure_and_writes_the_plot(tmp_path: Path) -> 
 
 def test_process_cpu_seconds_counts_this_process_and_grows_with_work():
     """The concurrency run's app CPU figure: CPU time of a process by pid, all threads."""
-    import os
-
-    from bench.concurrency import process_cpu_seconds
-
     before = process_cpu_seconds(os.getpid())
     assert before is not None and before > 0
     sum(i * i for i in range(2_000_000))  # some CPU work
