@@ -141,7 +141,7 @@ class Brain:
             meetings = result.get("meetings") or []
             if (about := CANCEL_ABOUT.search(text)) is not None:
                 topic = about["topic"].strip().lower()
-                meetings = [m for m in meetings if topic in str(m.get("reason", "")).lower()]
+                meetings = [m for m in meetings if topic in str(_written(m, "reason")).lower()]
             if meetings and (moved := MOVE_AT.search(text)) is not None:
                 new_start = f"{self.day(moved['new_date']).isoformat()}T{self.clock_time(moved['new_time'])}"
                 return call("reschedule_meeting", booking_uid=meetings[0]["uid"], new_start=new_start)
@@ -186,9 +186,15 @@ class Brain:
             except (TypeError, ValueError):
                 continue
             for meeting in (result.get("meetings") or []) if isinstance(result, dict) else []:
-                if isinstance(meeting, dict) and wanted in str(meeting.get("reason", "")).lower():
+                if isinstance(meeting, dict) and wanted in str(_written(meeting, "reason")).lower():
                     return meeting.get("uid"), "tool result"
         return None, None
+
+
+def _written(meeting: dict[str, Any], key: str) -> Any:
+    """A field other people wrote into a meeting of a tool result (kept under "untrusted" by the executor)."""
+    written = meeting.get("untrusted")
+    return written.get(key, "") if isinstance(written, dict) else ""
 
 
 def bench_model(now: datetime, zone: str, *, delay: float = 0.0) -> tuple[ScriptedModel, Brain]:

@@ -28,6 +28,12 @@ def _link(url: str | None) -> str | None:
     return f"[{escape(url)}]({url})"
 
 
+def _written(view: dict[str, Any], key: str) -> Any:
+    """A field other people wrote into a meeting of a tool result (the executor keeps them under "untrusted")."""
+    written = view.get("untrusted")
+    return written.get(key) if isinstance(written, dict) else None
+
+
 def proposal_markdown(proposal: Proposal) -> str:
     """What will happen if the user presses Confirm: day, local time and zone, duration, reason; old -> new."""
     zone = proposal.time_zone
@@ -82,10 +88,10 @@ def outcome_markdown(outcome: dict[str, Any]) -> str:
     title = _DONE_TITLES.get(str(outcome.get("status")), "Done")
     if not booking:
         return message
-    lines = [f"**{title}:** {escape(booking.get('title') or 'Meeting')}", "",
+    lines = [f"**{title}:** {escape(_written(booking, 'title') or 'Meeting')}", "",
              f"- **When:** {escape(booking.get('when'))}",
              f"- **Status:** {escape(booking.get('status'))}"]
-    link = _link(booking.get("link"))
+    link = _link(_written(booking, "link"))
     if link and outcome.get("status") != "cancelled":
         lines.append(f"- **Join:** {link}")
     return "\n".join(lines)
@@ -134,7 +140,7 @@ def _table(meetings: list[dict[str, Any]], zone: str, title: str, name_zone: boo
             "|---|---|---|---|---|"]
     for view in meetings:
         day, time_ = _when_cells(view, zone)
-        with_whom = ", ".join(str(w) for w in view.get("with") or []) or "-"
-        rows.append(f"| {day} | {time_} | {escape(view.get('title') or 'Meeting')} | {escape(with_whom)} | "
+        with_whom = ", ".join(str(w) for w in _written(view, "with") or []) or "-"
+        rows.append(f"| {day} | {time_} | {escape(_written(view, 'title') or 'Meeting')} | {escape(with_whom)} | "
                     f"{escape(view.get('status') or '')} |")
     return "\n".join(rows)

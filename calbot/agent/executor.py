@@ -80,6 +80,9 @@ RECENT_LIST_SECONDS = 60.0  # a list_meetings answer is reused this long for pro
 RECENT_LISTS_KEPT = 64
 OVERLAP_MARGIN = timedelta(days=1)  # bookings looked at around a new time for overlap warnings
 MAX_YEARS_AHEAD = 2
+MAX_NAMES_SHOWN = 10  # people named per meeting in a tool result
+# The key under which a booking's text written by other people travels in tool results (see _view, prompt.RULES).
+UNTRUSTED = "untrusted"
 
 _FIELD_WORDS = {
     "start": "the day and time of the meeting",
@@ -450,24 +453,29 @@ class Executor:
         return result
 
     def _view(self, state: SessionState, booking: Booking) -> dict[str, Any]:
+        """A booking for a tool result. What other people wrote into it (title, names, notes, location) sits under
+        UNTRUSTED, already capped by the payload models: data to show or match, never an instruction (the prompt
+        says so), and never copied into system or assistant text."""
         zone = state.user.time_zone
         user_email = (state.user.email or "").lower()
         others = [a.name or a.email for a in booking.attendees if a.email.lower() != user_email]
         hosts = [h.name or h.email for h in booking.hosts if h.email.lower() != user_email]
+        written: dict[str, Any] = {"title": booking.title, "with": (hosts + others)[:MAX_NAMES_SHOWN]}
+        if len(hosts) + len(others) > MAX_NAMES_SHOWN:
+            written["with_more"] = len(hosts) + len(others) - MAX_NAMES_SHOWN
+        if booking.description:
+            written["reason"] = booking.description[:200]
+        if booking.meeting_link:
+            written["link"] = booking.meeting_link
         view: dict[str, Any] = {
             "uid": booking.uid,
-            "title": booking.title,
             "when": format_span(booking.start, booking.end, zone),
             "start_local": local_wall(booking.start, zone),
             "start_utc": to_utc_iso(booking.start),
             "duration_minutes": booking.duration or int((booking.end - booking.start).total_seconds() // 60),
             "status": _STATUS_WORDS.get(booking.status, booking.status),
-            "with": hosts + others,
+            UNTRUSTED: written,
         }
-        if booking.description:
-            view["reason"] = booking.description[:200]
-        if booking.meeting_link:
-            view["link"] = booking.meeting_link
         if booking.is_recurring:
             view["recurring"] = True
         return view
@@ -550,8 +558,8 @@ class Executor:
                 continue
             if booking.start < end and booking.end > start:
                 state.remember_seen(booking.uid)
-                warnings.append(f"The user already has '{booking.title}' at "
-                                f"{format_span(booking.start, booking.end, zone)}, which overlaps.")
+                warnings.append(f"The user already has a meeting at {format_span(booking.start, booking.end, zone)}, "
+                                "which overlaps.")
         return warnings
 
     def _open_proposal(self, state: SessionState, proposal: Proposal) -> dict[str, Any]:
@@ -644,7 +652,7 @@ class Executor:
         if isinstance(booking, dict):
             return booking
         seat = self._seat(state, booking)
-        summary = f"Cancel '{booking.title}' on {format_span(booking.start, booking.end, zone)}"
+        summary = f"Cancel the meeting {booking.uid} on {format_span(booking.start, booking.end, zone)}"
         if args.reason:
             summary += f" (reason: {args.reason})"
         if booking.is_recurring:
@@ -673,7 +681,7 @@ class Executor:
             return _fail("not_supported", "This is a seated event with several attendees; move it on the Cal.com "
                                           "page, where each attendee's seat can be handled.")
         if new_start == booking.start:
-            return _fail("invalid_time", f"'{booking.title}' is already at {format_when(new_start, zone)}.")
+            return _fail("invalid_time", f"That meeting is already at {format_when(new_start, zone)}.")
         event_type_id = self._event_type_id(booking)
         event_type = self.account.find_event_type(event_type_id) or self.account.event_type
         # Cal.com gives the new booking the event type's default length, whatever the old one lasted.
@@ -688,7 +696,7 @@ class Executor:
         if old_duration != duration:
             warnings.append(f"The meeting now lasts {old_duration} minutes; after the move it will last "
                             f"{duration} minutes (the event type's standard length).")
-        summary = (f"Move '{booking.title}' from {format_span(booking.start, booking.end, zone)} to "
+        summary = (f"Move the meeting {booking.uid} from {format_span(booking.start, booking.end, zone)} to "
                    f"{format_span(new_start, new_end, zone)}")
         if args.reason:
             summary += f" (reason: {args.reason})"
@@ -861,18 +869,16 @@ class Executor:
               old_uid: str | None = None) -> dict[str, Any]:
         when = format_span(booking.start, booking.end, zone)
         if action == "cancel":
-            message = f"Cancelled '{booking.title}' on {when}."
+            message = f"Cancelled the meeting on {when}."
             status = "cancelled"
         elif booking.status == "pending":
-            verb = "Requested" if action == "book" else "Requested the move of"
-            message = f"{verb} '{booking.title}' for {when}. It is awaiting the host's confirmation."
+            message = (f"Requested the meeting for {when}." if action == "book" else
+                       f"Requested moving the meeting to {when}.") + " It is awaiting the host's confirmation."
             status = "awaiting_host"
         else:
-            message = (f"Booked '{booking.title}' on {when}." if action == "book" else
-                       f"Moved '{booking.title}' to {when}.")
+            message = (f"Booked the meeting on {when}." if action == "book" else
+                       f"Moved the meeting to {when}.")
             status = "booked" if action == "book" else "rescheduled"
-        if booking.meeting_link and action != "cancel":
-            message += f" Join link: {booking.meeting_link}"
         outcome: dict[str, Any] = {"ok": True, "status": status, "message": message,
                                    "booking": self._view(state, booking)}
         if old_uid:

@@ -8,7 +8,7 @@ results, its answer, the notes Confirm and Discard add). The model gets:
 - the last `FULL_RESULT_TURNS` turn as it happened (tool calls and their full results);
 - older turns in short form: the user's words, then one assistant message that records each tool call in a line
   (its name and arguments, and what a later reference needs from its result: the status, the sentence, per meeting
-  its uid, what it is about, local start and status), then the assistant's own words (long ones shortened). The
+  its uid, local start and status; never what other people wrote into it), then the assistant's own words (long ones shortened). The
   `tool_calls` / `tool` message pairs of those turns are not sent: their JSON envelopes cost more than the facts.
 
 `state.history` itself keeps up to `STORED_TURNS` turns: enough for "did the user type this email?" checks and for a
@@ -18,7 +18,6 @@ front door that shows the conversation again, while a chat that runs for days do
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 PROMPT_TURNS = 10
@@ -30,7 +29,6 @@ MAX_ITEMS = 10
 SHORT_FORM_NOTE = "(Earlier tool calls of this turn, in short: "
 PROPOSED_PREFIX = "Proposed, waiting for the user's Confirm or Discard: "
 BUTTON_PREFIX = "[The user pressed "
-_JOIN_LINK = re.compile(r" Join link: \S+")
 
 
 def split_turns(history: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -49,10 +47,12 @@ def _shorten(value: Any, limit: int) -> str:
 
 
 def _meeting(item: Any) -> str:
+    """A meeting of a tool result in a line of the short form, which is assistant text: its uid, start and status
+    only. What other people wrote into it (its "untrusted" part: title, names, notes) is never copied there; a later
+    turn that needs it lists the meetings again."""
     if not isinstance(item, dict):
-        return _shorten(item, 80)
-    about = item.get("reason") or item.get("title") or ""
-    parts = [str(item.get("uid", "?")), repr(_shorten(about, 40)), str(item.get("start_local", ""))]
+        return "?"
+    parts = [str(item.get("uid", "?")), str(item.get("start_local", ""))]
     if item.get("status") and item.get("status") != "booked":
         parts.append(str(item["status"]))
     return " ".join(p for p in parts if p)
@@ -133,8 +133,6 @@ def _short_form(turn: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             if content.startswith(PROPOSED_PREFIX) and confirmed:
                 continue  # the Confirm note after it says what was done
-            if content.startswith(BUTTON_PREFIX):
-                content = _JOIN_LINK.sub("", content)
             texts.append(_shorten(content, OLD_TEXT_CHARS) if len(content) > OLD_TEXT_CHARS else content)
         elif role != "tool":
             out.append(message)

@@ -8,13 +8,45 @@ Request models dump without None values: Cal.com rejects explicit nulls for abse
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serializer, field_validator
 
 from calbot.timezones import parse_instant, to_utc_iso
+from calbot.validation import strip_control
 
 BookingStatus = Literal["accepted", "pending", "cancelled", "rejected"]
+
+
+# Text other people write into a booking (titles, names, notes, locations) is capped where it enters calbot: a
+# 2,000,000-character attendee name must not become a 4 MB model request on every turn, nor 4 MB stored in a chat.
+# Control characters go too (they mean nothing in a name and can fool a terminal or a log).
+TITLE_CHARS = 300
+NAME_CHARS = 120
+EMAIL_CHARS = 320  # RFC 5321's limit on a path
+NOTES_CHARS = 1000
+URL_CHARS = 2000
+MAX_PEOPLE = 100  # attendees, hosts and guests kept of one booking
+
+
+def _capper(limit: int) -> BeforeValidator:
+    def cap(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = strip_control(value[: limit * 2])
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    return BeforeValidator(cap)
+
+
+def _first(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda value: value[:limit] if isinstance(value, list) else value)
+
+
+Title = Annotated[str, _capper(TITLE_CHARS)]
+Name = Annotated[str, _capper(NAME_CHARS)]
+EmailText = Annotated[str, _capper(EMAIL_CHARS)]
+Notes = Annotated[str, _capper(NOTES_CHARS)]
+UrlText = Annotated[str, _capper(URL_CHARS)]
 
 
 class _Output(BaseModel):
@@ -26,9 +58,9 @@ def _instant(value: Any) -> Any:
 
 
 class Attendee(_Output):
-    name: str = ""
-    email: str = ""
-    display_email: str | None = Field(default=None, alias="displayEmail")
+    name: Name = ""
+    email: EmailText = ""
+    display_email: EmailText | None = Field(default=None, alias="displayEmail")
     time_zone: str | None = Field(default=None, alias="timeZone")
     language: str | None = None
     absent: bool | None = None
@@ -38,9 +70,9 @@ class Attendee(_Output):
 
 class Host(_Output):
     id: int | None = None
-    name: str | None = None
-    email: str = ""
-    username: str | None = None
+    name: Name | None = None
+    email: EmailText = ""
+    username: Name | None = None
     time_zone: str | None = Field(default=None, alias="timeZone")
 
 
@@ -52,22 +84,22 @@ class EventTypeRef(_Output):
 class Booking(_Output):
     id: int | None = None
     uid: str
-    title: str = ""
-    description: str | None = None
+    title: Title = ""
+    description: Notes | None = None
     status: str  # accepted | pending | cancelled | rejected (kept open: an unknown status must not crash a list)
     start: datetime
     end: datetime
     duration: int | None = None
-    hosts: list[Host] = Field(default_factory=list)
-    attendees: list[Attendee] = Field(default_factory=list)
-    guests: list[str] = Field(default_factory=list)
+    hosts: Annotated[list[Host], _first(MAX_PEOPLE)] = Field(default_factory=list)
+    attendees: Annotated[list[Attendee], _first(MAX_PEOPLE)] = Field(default_factory=list)
+    guests: Annotated[list[EmailText], _first(MAX_PEOPLE)] = Field(default_factory=list)
     event_type: EventTypeRef | None = Field(default=None, alias="eventType")
     event_type_id: int | None = Field(default=None, alias="eventTypeId")
-    location: str | None = None
-    meeting_url: str | None = Field(default=None, alias="meetingUrl")
+    location: UrlText | None = None
+    meeting_url: UrlText | None = Field(default=None, alias="meetingUrl")
     metadata: dict[str, Any] = Field(default_factory=dict)
     booking_fields_responses: dict[str, Any] = Field(default_factory=dict, alias="bookingFieldsResponses")
-    cancellation_reason: str | None = Field(default=None, alias="cancellationReason")
+    cancellation_reason: Notes | None = Field(default=None, alias="cancellationReason")
     rescheduled_from_uid: str | None = Field(default=None, alias="rescheduledFromUid")
     rescheduled_to_uid: str | None = Field(default=None, alias="rescheduledToUid")
     recurring_booking_uid: str | None = Field(default=None, alias="recurringBookingUid")

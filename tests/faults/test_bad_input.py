@@ -113,7 +113,7 @@ async def test_emoji_and_non_english_text_round_trip_into_the_booking(make_chat,
     [booking] = booked(respx_cal)
     assert booking["bookingFieldsResponses"]["notes"] == reason
     listed = (await list_meetings(chat, model)).result_of("list_meetings")
-    assert listed["meetings"][0]["reason"] == reason
+    assert listed["meetings"][0]["untrusted"]["reason"] == reason
     assert_state_intact(chat.state, user=chat.user_before)
 
 

@@ -195,7 +195,9 @@ async def test_ten_chats_booking_different_slots_at_once_make_ten_bookings(make_
 
     assert [t.result.outcome for t in turns] == ["proposal"] * 10
     assert [o["status"] for o in outcomes] == ["booked"] * 10
-    assert all(o["message"].startswith("Booked '30 Min Meeting between Hana Host and User ") for o in outcomes)
+    assert all(o["message"].startswith("Booked the meeting on Tuesday 24 November 2026") for o in outcomes)
+    assert all(o["booking"]["untrusted"]["title"].startswith("30 Min Meeting between Hana Host and User ")
+               for o in outcomes)
     by_uid = {b["uid"]: b for b in booked(respx_cal)}
     assert len(by_uid) == 10
     for i, (chat, outcome) in enumerate(zip(chats, outcomes)):
@@ -238,7 +240,8 @@ async def test_two_owner_chats_confirming_the_same_cancel_cancel_it_once(make_se
 
     [won] = [r for r in results if r["status"] == "cancelled"]
     [lost] = [r for r in results if r is not won]
-    assert won["message"].startswith("Cancelled '30 Min Meeting between Hana Host and Bob'")
+    assert won["message"].startswith("Cancelled the meeting on ")
+    assert won["booking"]["untrusted"]["title"] == "30 Min Meeting between Hana Host and Bob"
     for chat in (first, second):
         assert_state_intact(chat.state, user=chat.user_before)
     cancel = ("POST", f"/v2/bookings/{meeting['uid']}/cancel")

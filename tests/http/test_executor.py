@@ -155,7 +155,8 @@ async def test_book_proposal_then_confirm_writes_once_at_the_right_instant(execu
 
     outcome = await executor.confirm(state, proposal["proposal_id"])
     assert outcome["ok"] and outcome["status"] == "booked"
-    assert "15:00–15:30 CET" in outcome["message"] and "https://app.cal.com/video/" in outcome["message"]
+    assert "15:00–15:30 CET" in outcome["message"]
+    assert outcome["booking"]["untrusted"]["link"].startswith("https://app.cal.com/video/")
     [create] = posts(fake)
     sent = body(create)
     assert sent["start"] == "2026-11-24T14:00:00Z" and sent["eventTypeId"] == 1001
@@ -265,8 +266,8 @@ async def test_overlap_with_the_users_own_booking_is_warned(executor, fake):
     assert off_grid["status"] == "slot_unavailable"  # not on the 30-minute grid
     result = await executor.call(state, "book_meeting", {"start": "2026-11-24T14:30"})
     assert result["status"] == "awaiting_confirmation"
-    assert result["warnings"] == ["The user already has 'Dentist' at Tuesday 24 November 2026, 14:30–15:00 CET "
-                                  "(Europe/Berlin), which overlaps."]
+    assert result["warnings"] == ["The user already has a meeting at Tuesday 24 November 2026, 14:30–15:00 CET "
+                                  "(Europe/Berlin), which overlaps."]  # its title is other people's text
     clear = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00"})
     assert "warnings" not in clear
 
@@ -315,7 +316,7 @@ async def test_verified_attendee_lists_only_own_meetings_in_local_time(executor,
     first = result["meetings"][0]
     assert first["when"] == "Tuesday 24 November 2026, 15:00–15:30 CET (Europe/Berlin)"
     assert first["start_utc"] == "2026-11-24T14:00:00Z" and first["status"] == "booked"
-    assert first["with"] == ["Hana Host"] and first["link"].startswith("https://")
+    assert first["untrusted"]["with"] == ["Hana Host"] and first["untrusted"]["link"].startswith("https://")
     assert fake.requests[0].url.params["attendeeEmail"] == USER
     assert set(state.seen_booking_uids) == {uids["mine"], uids["mine_wed"]}
 
@@ -399,8 +400,8 @@ async def test_cancel_by_time_then_confirm(executor, fake):
     proposal = await executor.call(state, "cancel_meeting", {"booking_uid": found["meetings"][0]["uid"],
                                                              "reason": "sick"})
     assert proposal["status"] == "awaiting_confirmation"
-    assert proposal["summary"] == ("Cancel 'Ana sync' on Tuesday 24 November 2026, 15:00–15:30 CET "
-                                   "(Europe/Berlin) (reason: sick)")
+    assert proposal["summary"] == (f"Cancel the meeting {found['meetings'][0]['uid']} on Tuesday 24 November 2026, "
+                                   "15:00–15:30 CET (Europe/Berlin) (reason: sick)")
     assert posts(fake) == []
     outcome = await executor.confirm(state, proposal["proposal_id"])
     assert outcome["status"] == "cancelled"
@@ -458,8 +459,8 @@ async def test_reschedule_creates_a_new_uid_and_the_new_uid_is_usable(executor, 
     proposal = await executor.call(state, "reschedule_meeting", {"booking_uid": uids["mine"],
                                                                  "new_start": "2026-11-24T17:00"})
     assert proposal["status"] == "awaiting_confirmation"
-    assert proposal["summary"] == ("Move 'Ana sync' from Tuesday 24 November 2026, 15:00–15:30 CET (Europe/Berlin) "
-                                   "to Tuesday 24 November 2026, 17:00–17:30 CET (Europe/Berlin)")
+    assert proposal["summary"] == (f"Move the meeting {uids['mine']} from Tuesday 24 November 2026, 15:00–15:30 CET "
+                                   "(Europe/Berlin) to Tuesday 24 November 2026, 17:00–17:30 CET (Europe/Berlin)")
     slots_request = fake.requests[-2] if fake.requests[-1].url.path == "/v2/bookings" else fake.requests[-1]
     assert any(r.url.params.get("bookingUidToReschedule") == uids["mine"] for r in fake.requests)
     assert slots_request is not None

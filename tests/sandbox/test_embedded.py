@@ -103,7 +103,7 @@ async def test_without_a_key_a_chat_books_lists_moves_and_cancels_in_the_sandbox
         # list
         listed = await executor.call(state, "list_meetings", {})
         assert [m["uid"] for m in listed["meetings"]] == [uid]
-        assert listed["meetings"][0]["reason"] == "Intro call"
+        assert listed["meetings"][0]["untrusted"]["reason"] == "Intro call"
 
         # reschedule
         move = await executor.call(state, "reschedule_meeting", {"booking_uid": uid, "new_start": second})

@@ -39,7 +39,13 @@ def view(start_utc: str, minutes: int = 30, **changes: Any) -> dict[str, Any]:
                               "start_local": "ignored", "start_utc": start_utc, "duration_minutes": minutes,
                               "status": "booked", "with": ["Hana Host"]}
     values.update(changes)
-    return values
+    return as_tool_result(values)
+
+
+def as_tool_result(values: dict[str, Any]) -> dict[str, Any]:
+    """A meeting as the executor puts it in a tool result: other people's text under "untrusted"."""
+    written = {key: values.pop(key) for key in ("title", "with", "reason", "link") if key in values}
+    return {**values, "untrusted": written}
 
 
 def rows(markdown: str) -> list[str]:
@@ -140,7 +146,7 @@ def booked_outcome(**booking: Any) -> dict[str, Any]:
     data = {"uid": "u1", "title": "Budget review", "when": "Tuesday 24 November 2026, 15:00–15:30 CET (Europe/Berlin)",
             "status": "booked", "link": "https://sandbox.calbot.invalid/video/u1"}
     data.update(booking)
-    return {"ok": True, "status": "booked", "message": "Booked.", "booking": data}
+    return {"ok": True, "status": "booked", "message": "Booked.", "booking": as_tool_result(data)}
 
 
 def test_booked_outcome_shows_title_when_status_and_link():
@@ -232,7 +238,8 @@ def test_a_hostile_title_cannot_break_the_table():
 
 
 def test_a_view_without_start_utc_falls_back_to_its_text():
-    result = {"time_zone": "UTC", "meetings": [{"title": "Odd", "when": "Someday (soon)", "status": "booked"}]}
+    result = {"time_zone": "UTC", "meetings": [{"untrusted": {"title": "Odd"}, "when": "Someday (soon)",
+                                                "status": "booked"}]}
     [row] = rows(meetings_markdown(result))
     assert cells(row)[:3] == [r"Someday \(soon\)", "", "Odd"]
 
