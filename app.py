@@ -18,7 +18,7 @@ from typing import Any
 import chainlit as cl
 from chainlit.utils import utc_now
 
-from calbot import render
+from calbot import render, web_guard
 from calbot.agent.loop import (
     CodeReply,
     Event,
@@ -53,6 +53,7 @@ def _without_constructor_sleep() -> None:
 _without_constructor_sleep()
 
 service = ChatService(load_settings())  # no network at import: the calendar connects on the first message
+web_guard.install(service.settings.calbot_allowed_origins)  # only calbot's own page (and those listed) may drive it
 
 TIME_ZONE_REQUEST = {"type": "calbot:time_zone?"}
 SOMETHING_WENT_WRONG = "Something went wrong on calbot's side; nothing was changed. Please try again."

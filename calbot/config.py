@@ -7,14 +7,15 @@ to fix.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from calbot.timezones import UnknownTimeZoneError, get_zone
 from calbot.validation import InvalidEmailError, normalise_email
+from calbot.web_guard import OriginError, normalise_origin
 
 DEFAULT_CAL_API_BASE_URL = "https://api.cal.com/v2"
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
@@ -33,6 +34,8 @@ _EXPECTED = {
     "CAL_USER_NAME": "a non-empty name",
     "CALBOT_TIMEZONE": "an IANA time zone name such as Europe/Berlin or America/New_York",
     "CALBOT_SANDBOX_DB": "a file path such as .calbot/sandbox.db",
+    "CALBOT_ALLOWED_ORIGINS": ("a comma-separated list of web origins (scheme://host[:port], no path, no *) such as "
+                               "https://calbot.example.com,http://localhost:3000"),
 }
 
 
@@ -57,6 +60,8 @@ class Settings(BaseSettings):
     cal_user_name: str | None = None
     calbot_timezone: str | None = None
     calbot_sandbox_db: str = DEFAULT_SANDBOX_DB
+    # Origins besides calbot's own page that may drive it from a browser (calbot.web_guard); comma-separated.
+    calbot_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     # Filled by load_settings(); never read from the environment.
     _problems: list[str] = PrivateAttr(default_factory=list)
@@ -75,6 +80,17 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return DEFAULT_SANDBOX_DB
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("calbot_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        items = value.split(",") if isinstance(value, str) else value
+        try:
+            return tuple(dict.fromkeys(normalise_origin(item) for item in items if str(item).strip()))
+        except (OriginError, AttributeError) as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("openai_model", mode="before")
     @classmethod

@@ -30,6 +30,12 @@ from calbot.validation import InvalidEmailError
 Write = str  # "book" | "cancel" | "reschedule" | None for reads
 _WRITE_NOUNS = {"book": "booking", "cancel": "cancellation", "reschedule": "move"}
 
+# The 403 answer of calbot.web_guard to a request that did not come from calbot's own page (issue 15, finding 1).
+CROSS_ORIGIN_REFUSED = ("calbot refused this request: it did not come from calbot's own page (another web site or "
+                        "address sent it). If you open calbot at another address than the one it listens on (a "
+                        "proxy, another host name), add that address as scheme://host:port to "
+                        "CALBOT_ALLOWED_ORIGINS and restart calbot.")
+
 # (pattern on Cal.com's error.message, our sentence). First match wins.
 _KNOWN: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE), s) for p, s in [
     (r"one of the hosts either already has booking",
