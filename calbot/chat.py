@@ -26,6 +26,7 @@ from calbot.agent.executor import Executor
 from calbot.agent.history import BUTTON_PREFIX
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
 from calbot.agent.session import SessionState, User
+from calbot.calcom.budget import chat_scope
 from calbot.config import Settings
 from calbot.logs import install_redaction
 from calbot.runtime import Calendar
@@ -173,7 +174,9 @@ class ChatService:
     async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
         """The user pressed Confirm: execute the stored proposal once and note the outcome in the history."""
         calendar = await self.calendar()
-        outcome = await calendar.executor.confirm(state, proposal_id)
+        # Counted as this chat's, but not refused by its share: the person pressed the button on a checked change.
+        with chat_scope(state.chat_id, held_to_share=False):
+            outcome = await calendar.executor.confirm(state, proposal_id)
         if not outcome.get("repeated") and outcome.get("status") not in ("in_progress", "no_proposal"):
             self._note(state, "Confirm", outcome)
         return outcome

@@ -11,6 +11,7 @@ import re
 
 from calbot.calcom.errors import (
     AuthenticationError,
+    BudgetExceededError,
     CalcomAPIError,
     CalcomConnectionLostError,
     CalcomError,
@@ -104,6 +105,13 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
         return "I could not reach Cal.com just now; nothing was changed. Please try again in a moment."
     if isinstance(exc, RateLimitedError):
         return f"Cal.com is limiting how often calbot may call it. Please try again {_when(exc.retry_after)}."
+    if isinstance(exc, BudgetExceededError):  # not sent (calbot/calcom/budget.py)
+        if exc.scope == "chat":
+            return ("You are asking too fast: this chat has used its share of calbot's Cal.com requests for the "
+                    f"minute, so I did not ask Cal.com; nothing was changed. Please wait and try again "
+                    f"{_when(exc.retry_after)}.")
+        return ("calbot is busy: its Cal.com requests for this minute are used up, so I did not ask Cal.com; nothing "
+                f"was changed. Please try again {_when(exc.retry_after)}.")
     if isinstance(exc, AuthenticationError):
         return ("Cal.com rejected calbot's API key. Check CAL_API_KEY (Cal.com > Settings > Developer > API keys) "
                 "and restart calbot.")

@@ -22,6 +22,7 @@ from calbot.agent.account import Account, AccountError, load_account
 from calbot.agent.executor import Executor
 from calbot.agent.session import SessionState
 from calbot.calcom import CalcomClient
+from calbot.calcom.budget import CALCOM_KEY_LIMIT, RateBudget
 from calbot.config import Settings
 from calbot.sandbox import EMBEDDED_BASE_URL, Sandbox, SandboxConfig, SandboxHost
 
@@ -48,7 +49,8 @@ class Calendar:
         key = settings.cal_api_key_value
         owns_sandbox = False
         if key:
-            client = CalcomClient(key, settings.cal_api_base_url, transport=transport)
+            client = CalcomClient(key, settings.cal_api_base_url, transport=transport,
+                                  budget=RateBudget(CALCOM_KEY_LIMIT))
         else:
             if sandbox is None:
                 owns_sandbox = True
@@ -59,7 +61,9 @@ class Calendar:
                     raise AccountError(f"The sandbox calendar could not open {settings.calbot_sandbox_db} ({exc}). "
                                        "Set CALBOT_SANDBOX_DB to a writable file path, or set CAL_API_KEY to use "
                                        "Cal.com.") from None
-            client = CalcomClient(sandbox.config.api_key, EMBEDDED_BASE_URL, transport=sandbox.transport())
+            # The sandbox's own limit (Cal.com's 120 unless configured; 0: none, as in the tests and the bench).
+            client = CalcomClient(sandbox.config.api_key, EMBEDDED_BASE_URL, transport=sandbox.transport(),
+                                  budget=RateBudget(sandbox.config.rate_limit or None))
         try:
             account = await load_account(client, settings.cal_event_type_id)
         except BaseException:

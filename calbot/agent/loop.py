@@ -11,7 +11,12 @@ The loop knows nothing about particular tools. What it enforces:
 - at most one write proposal per turn (another write call is answered "one change at a time"); a proposal ends the
   turn without another model call, because the page shows it with Confirm and Discard;
 - a malformed tool call (arguments that are not JSON, wrong types, an unknown tool) goes back to the model as a
-  correctable error once; a second one in the same turn ends the turn with a polite sentence written by code.
+  correctable error once; a second one in the same turn ends the turn with a polite sentence written by code;
+- at most 8 tool calls of one reply and 16 of one user message are run (caps.py); the others are answered "not run"
+  without calling Cal.com, and a reply that asks for more once the turn's 16 are used ends the turn.
+
+Each turn runs in its chat's scope of the Cal.com rate budget (calbot/calcom/budget.py): the requests its tools make
+count against this chat's share of the account's requests per minute.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from typing import Any, Literal
 import httpx
 import openai
 
+from calbot.agent.caps import CALL_CAP_REPLY, CallCaps
 from calbot.agent.executor import Executor
 from calbot.agent.history import PROPOSED_PREFIX, prompt_history, trim_stored
 from calbot.agent.prompt import system_prompt
 from calbot.agent.session import Proposal, SessionState
 from calbot.agent.tools import WRITE_TOOLS, tool_schemas
+from calbot.calcom.budget import enter_chat, leave_chat
 from calbot.explain import explain_model_error
 
 log = logging.getLogger(__name__)
@@ -102,8 +109,8 @@ class CodeReply:
 Event = TextDelta | TextDone | ToolStarted | ToolFinished | ProposalReady | ProposalWithdrawn | CodeReply
 Emit = Callable[[Event], Awaitable[None]]
 
-Outcome = Literal["answered", "proposal", "repeat", "round_cap", "invalid_calls", "model_error", "stopped", "failed",
-                  "refused"]
+Outcome = Literal["answered", "proposal", "repeat", "round_cap", "call_cap", "invalid_calls", "model_error", "stopped",
+                  "failed", "refused"]
 
 
 async def _ignore(_: Event) -> None:
@@ -182,10 +189,12 @@ class Agent:
         shown_proposal: str | None = None
         committed = False
         state.answering(text)  # typed by the user: counts for identity while this turn's tools run
+        budget_scope = enter_chat(state.chat_id)  # Cal.com requests of this turn count against this chat's share
+        caps = CallCaps()
 
         def commit(*closing: dict[str, Any], complete: bool) -> None:
             nonlocal committed
-            state.history.extend(turn if complete else [user_message])
+            state.history.extend(caps.stored(turn) if complete else [user_message])
             state.history.extend(closing)
             if self.bound_history:
                 trim_stored(state.history)
@@ -220,6 +229,7 @@ class Agent:
                              "tool_calls": [call.message() for call in reply.tool_calls]})
                 repeated = False
                 proposal: Proposal | None = None
+                caps.new_reply()
                 for call in reply.tool_calls:
                     key = call.key()
                     if key in seen:
@@ -227,6 +237,8 @@ class Agent:
                         outcome = {"ok": False, "status": "repeated", "error": REPEATED_CALL}
                     elif call.name in WRITE_TOOLS and proposals:
                         outcome = {"ok": False, "status": "one_change_at_a_time", "error": ONE_CHANGE}
+                    elif (refused := caps.admit(call.id)) is not None:  # over the calls per reply or per turn
+                        outcome = refused
                     else:
                         seen.add(key)
                         outcome = await self._run_tool(state, call, emit)
@@ -257,6 +269,11 @@ class Agent:
                     commit({"role": "assistant", "content": REPEAT_REPLY}, complete=True)
                     result.outcome = "repeat"
                     return result
+                if caps.turn_used_up:
+                    await emit(CodeReply(CALL_CAP_REPLY, "guard"))
+                    commit({"role": "assistant", "content": CALL_CAP_REPLY}, complete=True)
+                    result.outcome = "call_cap"
+                    return result
             raise AssertionError("unreachable: the last round either answers or hits the cap")  # pragma: no cover
         except asyncio.CancelledError:
             result.outcome = "stopped"
@@ -278,6 +295,7 @@ class Agent:
             return result
         finally:
             state.answering(None)
+            leave_chat(budget_scope)
             if not committed:  # a BaseException other than cancellation (KeyboardInterrupt, GeneratorExit, ...)
                 commit({"role": "assistant", "content": STOPPED_NOTE}, complete=False)
             # A proposal made in a turn that did not finish was never shown: it must not stay confirmable.

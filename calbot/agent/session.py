@@ -3,6 +3,7 @@ messaging channel can keep it anywhere. No clients, locks or callables live here
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
@@ -54,6 +55,8 @@ class Proposal(BaseModel):
 
 
 class SessionState(BaseModel):
+    # Names this chat to shared services (its share of the Cal.com rate budget); never shown, never sent.
+    chat_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     history: list[dict[str, Any]] = Field(default_factory=list)
     pending_function: str | None = None
     pending_arguments: dict[str, Any] = Field(default_factory=dict)

@@ -4,6 +4,7 @@ from calbot.calcom.client import CalcomClient
 from calbot.calcom.errors import (
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     CalcomAPIError,
     CalcomConnectionLostError,
     CalcomError,
@@ -20,8 +21,8 @@ from calbot.calcom.errors import (
 from calbot.calcom.models import Attendee, Booking, EventType, Me, Slot
 
 __all__ = [
-    "AuthenticationError", "BadRequestError", "CalcomAPIError", "CalcomClient", "CalcomConnectionLostError",
-    "CalcomError", "CalcomNetworkError", "CalcomTimeoutError",
+    "AuthenticationError", "BadRequestError", "BudgetExceededError", "CalcomAPIError", "CalcomClient",
+    "CalcomConnectionLostError", "CalcomError", "CalcomNetworkError", "CalcomTimeoutError",
     "CalcomUnexpectedResponseError", "ConflictError", "NotFoundError",
     "PermissionDeniedError", "RateLimitedError", "ServerError", "SlotUnavailableError", "Attendee", "Booking",
     "EventType", "Me", "Slot",

@@ -1,6 +1,8 @@
 """Async client for the Cal.com API v2 endpoints calbot uses (bookings, slots, event types, me).
 
 One `httpx.AsyncClient` per CalcomClient, shared by every chat and closed with `aclose()` (or `async with`).
+Every request sent (retries and pages included) is first counted by the client's RateBudget (budget.py): the
+account's requests per minute and the current chat's share of them; one that does not fit is not sent.
 Each request carries `Authorization: Bearer` and the `cal-api-version` of its own endpoint (a wrong but valid version
 is a 404 on Cal.com, a missing one silently routes to legacy controllers). Success envelopes are unwrapped; error
 envelopes become the typed exceptions of `calbot.calcom.errors`.
@@ -17,7 +19,9 @@ import httpx
 import stamina
 from pydantic import TypeAdapter, ValidationError
 
+from calbot.calcom.budget import RateBudget
 from calbot.calcom.errors import (
+    BudgetExceededError,
     CalcomAPIError,
     CalcomConnectionLostError,
     CalcomNetworkError,
@@ -64,6 +68,8 @@ MAX_RATE_LIMIT_WAIT = 5.0  # a longer reset is told to the user ("try again in N
 
 def _retry_hook(exc: Exception, *, write: bool) -> bool | float:
     """stamina's `on` hook: False gives up, True backs off exponentially, a number waits exactly that long."""
+    if isinstance(exc, BudgetExceededError):  # not sent: the person is told when to try again
+        return False
     if isinstance(exc, RateLimitedError):  # refused before any work was done: safe to repeat, reads and writes alike
         wait = exc.retry_after if exc.retry_after is not None else 1.0
         return max(wait, 0.05) if wait <= MAX_RATE_LIMIT_WAIT else False
@@ -123,9 +129,12 @@ class CalcomClient:
     def __init__(self, api_key: str, base_url: str = "https://api.cal.com/v2", *,
                  timeout: httpx.Timeout = DEFAULT_TIMEOUT, write_timeout: httpx.Timeout = WRITE_TIMEOUT,
                  transport: httpx.AsyncBaseTransport | None = None, attempts: int = READ_ATTEMPTS,
-                 retry_budget: float = RETRY_BUDGET):
+                 retry_budget: float = RETRY_BUDGET, budget: RateBudget | None = None):
+        """`budget`: the rate budget of this account (default: Cal.com's 120 requests a minute per key, a quarter
+        of them per chat)."""
         if not api_key:
             raise ValueError("a Cal.com API key is required")
+        self.budget = budget if budget is not None else RateBudget()
         self._attempts = max(1, attempts)
         self._retry_budget = retry_budget
         self._write_timeout = write_timeout
@@ -167,6 +176,7 @@ class CalcomClient:
     async def _send(self, method: str, path: str, *, version: str, params: dict[str, Any] | None,
                     json: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
         """Send one request; return (data, whole envelope) or raise a CalcomError."""
+        self.budget.spend()  # BudgetExceededError: over the account's or this chat's requests per minute, not sent
         headers = {"cal-api-version": version}
         query = {k: v for k, v in (params or {}).items() if v is not None}
         timeout = self._write_timeout if method != "GET" else httpx.USE_CLIENT_DEFAULT

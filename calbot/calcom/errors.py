@@ -81,6 +81,17 @@ class RateLimitedError(CalcomAPIError):
         self.retry_after = retry_after
 
 
+class BudgetExceededError(CalcomError):
+    """Not sent: the request would go over this chat's share of Cal.com's rate limit (`scope` "chat") or over the
+    account's requests per minute (`scope` "account"); see calbot/calcom/budget.py. `retry_after`: seconds until
+    it would fit. Nothing reached Cal.com, so nothing changed."""
+
+    def __init__(self, scope: str, retry_after: float):
+        super().__init__(f"over the {scope}'s Cal.com rate budget; fits again in {retry_after:.1f} s")
+        self.scope = scope
+        self.retry_after = retry_after
+
+
 class ServerError(CalcomAPIError):
     """5xx: Cal.com failed. For a write we do not know whether it happened."""
 

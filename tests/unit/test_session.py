@@ -110,7 +110,10 @@ def test_to_json_is_a_json_object_string() -> None:
 
 def test_default_state_round_trips() -> None:
     state = SessionState()
-    assert state.to_dict() == {
+    data = state.to_dict()
+    chat_id = data.pop("chat_id")  # a fresh random id per chat (its share of the Cal.com rate budget)
+    assert isinstance(chat_id, str) and len(chat_id) == 32 and chat_id != SessionState().chat_id
+    assert data == {
         "history": [], "pending_function": None, "pending_arguments": {},
         "user": {"email": None, "name": None, "time_zone": "UTC", "time_zone_source": "default",
                  "email_verified": False},
