@@ -27,7 +27,7 @@ from calbot.agent.history import BUTTON_PREFIX
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
 from calbot.agent.session import SessionState, User
 from calbot.calcom.budget import chat_scope
-from calbot.config import Settings
+from calbot.config import DEFAULT_OPENAI_BASE_URL, Settings
 from calbot.logs import install_redaction
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox
@@ -45,9 +45,12 @@ def new_model_client(api_key: str, base_url: str | None, *, timeout: httpx.Timeo
     """The model client calbot makes from its settings: the openai SDK over its aiohttp transport (openai[aiohttp],
     the SDK's documented choice "for improved concurrency performance"). With many chats streaming at once, the
     default transport's pool re-checks every open connection on each request and each close: a tenth of the app's
-    time with 100 chats (bench/). Retries, timeouts and errors are the SDK's either way."""
-    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-                              http_client=openai.DefaultAioHttpClient())
+    time with 100 chats (bench/). Retries, timeouts and errors are the SDK's either way.
+
+    Without `base_url` the default is passed explicitly: given none, the SDK would read OPENAI_BASE_URL from the
+    environment itself, bringing back a value the settings refused (issue 15, finding 12)."""
+    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url or DEFAULT_OPENAI_BASE_URL, timeout=timeout,
+                              max_retries=max_retries, http_client=openai.DefaultAioHttpClient())
 
 
 EMPTY_MESSAGE_REPLY = "Tell me what you would like to do, for example: book a meeting tomorrow at 3pm."

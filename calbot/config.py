@@ -7,17 +7,20 @@ to fix.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
-from urllib.parse import urlparse
 
+import httpx
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from calbot.redact import looks_like_key, quoted
 from calbot.timezones import UnknownTimeZoneError, get_zone
 from calbot.validation import InvalidEmailError, normalise_email
 from calbot.web_guard import OriginError, normalise_origin
 
 DEFAULT_CAL_API_BASE_URL = "https://api.cal.com/v2"
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"  # the openai SDK's own default
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
 DEFAULT_SANDBOX_DB = ".calbot/sandbox.db"
 SANDBOX_NOTICE = ("This is calbot's sandbox calendar, a local stand-in for Cal.com: bookings made here are kept on "
@@ -39,9 +42,42 @@ _EXPECTED = {
 }
 
 
-def _is_http_url(value: str) -> bool:
-    parsed = urlparse(value)
-    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+class _Unusable(ValueError):
+    """A URL calbot's HTTP clients cannot use. The message is a clause for people that quotes nothing of the value."""
+
+
+def _check_url(value: str, key_var: str, paths: str) -> str:
+    """`value` if the HTTP clients can use it as a base URL, else _Unusable saying why (issue 15, finding 12: the
+    openai SDK on aiohttp refuses user:pass@ with a ValueError, httpx sends it as Basic auth instead of the key, a
+    query swallows the paths calbot adds, a bad port fails when the client is made)."""
+    if "://" not in value and looks_like_key(value):
+        raise _Unusable(f"it looks like a key, which belongs in {key_var}")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise _Unusable("it contains spaces or control characters")
+    scheme, _, rest = value.partition("://")
+    if scheme.lower() not in ("http", "https"):
+        raise _Unusable("it does not start with http:// or https://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        raise _Unusable(f"it contains a user name or password before the host, which calbot cannot send: put the "
+                        f"key in {key_var} instead")
+    if "?" in value or "#" in value:
+        raise _Unusable(f"it has a query or fragment (? or #), which calbot cannot keep: it adds paths such as "
+                        f"{paths} after the URL")
+    if authority.count("[") != authority.count("]"):
+        raise _Unusable("it is not a well-formed URL")
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise _Unusable("its port is not a number from 1 to 65535" if "port" in str(exc).lower()
+                        else "it is not a well-formed URL") from None
+    if not url.host:
+        raise _Unusable("it has no host name")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise _Unusable("its port is not a number from 1 to 65535")
+    if not re.fullmatch(r"[\w.\-]+|[0-9A-Fa-f:.]+", url.host):
+        raise _Unusable("it is not a well-formed URL")
+    return value
 
 
 class Settings(BaseSettings):
@@ -102,8 +138,8 @@ class Settings(BaseSettings):
     @field_validator("openai_base_url")
     @classmethod
     def _openai_url(cls, value: str | None) -> str | None:
-        if value is not None and not _is_http_url(value):
-            raise ValueError("not an http(s) URL")
+        if value is not None:
+            _check_url(value, "OPENAI_API_KEY", "/chat/completions")
         return value.rstrip("/") if value else value
 
     @field_validator("cal_api_base_url", mode="before")
@@ -111,8 +147,7 @@ class Settings(BaseSettings):
     def _cal_url(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip().rstrip("/") or DEFAULT_CAL_API_BASE_URL
-            if not _is_http_url(value):
-                raise ValueError("not an http(s) URL")
+            _check_url(value, "CAL_API_KEY", "/bookings")
         return value
 
     @field_validator("cal_user_email")
@@ -164,20 +199,27 @@ class Settings(BaseSettings):
         return self.openai_api_key.get_secret_value() if self.openai_api_key else None
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
-    field = str(error["loc"][0]) if error.get("loc") else "?"
-    var = field.upper()
+def _field(error: dict[str, Any]) -> str:
+    return str(error["loc"][0]) if error.get("loc") else "?"
+
+
+def _describe(error: dict[str, Any], secrets: tuple[str | None, ...] = ()) -> str:
+    """The sentence for one invalid value. The value is quoted only through calbot.redact (never a key, never
+    credentials or query values of a URL); keys are never quoted at all."""
+    var = _field(error).upper()
     raw = error.get("input")
-    shown = "" if raw is None or var.endswith("_KEY") else f" (got {str(raw)[:60]!r})"
+    shown = "" if raw is None or var.endswith("_KEY") else f" (got {quoted(raw, secrets=secrets)})"
     expected = _EXPECTED.get(var, "a valid value")
-    return field, f"{var} is not valid{shown}: it must be {expected}. It is ignored until you fix it."
+    reason = (error.get("ctx") or {}).get("error")
+    why = f"{reason}. It must be {expected}" if isinstance(reason, _Unusable) else f"it must be {expected}"
+    return f"{var} is not valid{shown}: {why}. It is ignored until you fix it."
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; invalid values are replaced by their defaults and reported in `.problems`.
 
     `overrides` take precedence over the environment (tests and embedding code use them)."""
-    problems: list[str] = []
+    errors: list[dict[str, Any]] = []
     dropped: dict[str, Any] = {}
     for _ in range(len(Settings.model_fields) + 1):
         try:
@@ -185,20 +227,24 @@ def load_settings(**overrides: Any) -> Settings:
             break
         except ValidationError as exc:
             for error in exc.errors():
-                field, message = _describe(error)
+                field = _field(error)
                 if field in dropped or field not in Settings.model_fields:
                     raise  # cannot happen: defaults are valid
-                problems.append(message)
+                errors.append(error)
                 dropped[field] = Settings.model_fields[field].get_default(call_default_factory=True)
     else:  # pragma: no cover - every field can be dropped at most once
         raise RuntimeError("settings could not be loaded")
+
+    secrets = (settings.openai_api_key_value, settings.cal_api_key_value)  # never quoted, whatever they look like
+    problems = [_describe(error, secrets) for error in errors]
 
     key = settings.cal_api_key_value
     if key is not None and not key.startswith("cal_"):
         problems.append("CAL_API_KEY does not start with cal_: Cal.com treats it as an OAuth access token, not an "
                         "API key. Copy the key from Cal.com > Settings > Developer > API keys.")
     if not settings.cal_api_base_url.endswith("/v2"):
-        problems.append(f"CAL_API_BASE_URL ({settings.cal_api_base_url}) does not end with /v2; calbot calls "
+        problems.append(f"CAL_API_BASE_URL ({quoted(settings.cal_api_base_url, secrets=secrets)}) does not end "
+                        "with /v2; calbot calls "
                         "paths such as /bookings under it, so it usually should (https://api.cal.com/v2).")
     if settings.openai_api_key is None:
         problems.append("OPENAI_API_KEY is not set: the assistant cannot answer until you set it (any key your "

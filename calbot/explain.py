@@ -25,6 +25,7 @@ from calbot.calcom.errors import (
     ServerError,
     SlotUnavailableError,
 )
+from calbot.redact import shown
 from calbot.timezones import TimeInputError
 from calbot.validation import InvalidEmailError
 
@@ -140,6 +141,22 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
     return "Something went wrong on calbot's side; nothing was changed. Please try again."
 
 
+def explain_connect_error(exc: CalcomError, *, base_url: str | None = None) -> str:
+    """The sentence for a failure of the first calls when the calendar connects (GET /v2/me, /v2/event-types).
+
+    With `base_url` (CAL_API_BASE_URL, a real Cal.com): a 404 there means the URL's path is wrong and a connection
+    that cannot be made means its host is, so the sentence names CAL_API_BASE_URL and shows it, redacted."""
+    where = shown(base_url) if base_url else None
+    if where and isinstance(exc, CalcomAPIError) and exc.status == 404:
+        return (f"Cal.com has nothing at {where}{exc.path or ''}, so CAL_API_BASE_URL looks wrong. Set it to the "
+                "Cal.com API v2 address: https://api.cal.com/v2, or https://<your host>/api/v2 for a self-hosted "
+                "Cal.com, and restart calbot.")
+    if where and type(exc) is CalcomNetworkError:  # nothing was sent: refused, unknown host, bad TLS, ...
+        return (f"calbot could not reach Cal.com at {where}. Check CAL_API_BASE_URL and that the server is "
+                "running, then try again.")
+    return f"Could not read the Cal.com account: {explain(exc)}"
+
+
 def _refused(exc: BaseException) -> bool:
     """A connection refused or a name that does not resolve, wherever it sits in the chain of causes. The SDK's
     aiohttp transport (openai._vendor.httpx_aiohttp) maps aiohttp's ClientConnectorError to a ConnectTimeout, so the
@@ -162,7 +179,7 @@ def explain_model_error(exc: BaseException, *, model: str | None = None, base_ur
     import httpx
     import openai
 
-    where = f" at {base_url}" if base_url else ""
+    where = f" at {shown(base_url)}" if base_url and shown(base_url) else ""  # redacted: never a key or password
     timed_out = isinstance(exc, openai.APITimeoutError) or isinstance(exc, (TimeoutError, httpx.TimeoutException))
     if timed_out and not _refused(exc):  # a refused connection the transport calls a timeout: "could not reach"
         return "The model did not answer in time. Please try again in a moment."
@@ -175,7 +192,7 @@ def explain_model_error(exc: BaseException, *, model: str | None = None, base_ur
         return ("OPENAI_API_KEY is not allowed to use this model. Use a key with access to it, or set OPENAI_MODEL "
                 "to a model the key may use.")
     if isinstance(exc, openai.NotFoundError):
-        name = f" '{model}'" if model else ""
+        name = f" '{shown(model)}'" if model and shown(model) else ""  # a key pasted as the model is never echoed
         return (f"The model server does not offer the model{name}. Set OPENAI_MODEL to a model it serves (and "
                 "check OPENAI_BASE_URL).")
     if isinstance(exc, openai.RateLimitError):

@@ -24,6 +24,7 @@ from calbot.agent.session import SessionState
 from calbot.calcom import CalcomClient
 from calbot.calcom.budget import CALCOM_KEY_LIMIT, RateBudget
 from calbot.config import Settings
+from calbot.redact import quoted, shown
 from calbot.sandbox import EMBEDDED_BASE_URL, Sandbox, SandboxConfig, SandboxHost
 
 
@@ -48,7 +49,9 @@ class Calendar:
         Without CAL_API_KEY this opens the sandbox calendar (or uses `sandbox`, for tests)."""
         key = settings.cal_api_key_value
         owns_sandbox = False
+        base_url = None  # CAL_API_BASE_URL, for sentences that name it (not the sandbox's in-process address)
         if key:
+            base_url = settings.cal_api_base_url
             client = CalcomClient(key, settings.cal_api_base_url, transport=transport,
                                   budget=RateBudget(CALCOM_KEY_LIMIT))
         else:
@@ -58,14 +61,16 @@ class Calendar:
                     sandbox = Sandbox.open(settings.calbot_sandbox_db, config=SandboxConfig(
                         host=SandboxHost(time_zone=settings.calbot_timezone or SandboxHost().time_zone)))
                 except Exception as exc:  # sqlite3 errors, unwritable directory, ...
-                    raise AccountError(f"The sandbox calendar could not open {settings.calbot_sandbox_db} ({exc}). "
-                                       "Set CALBOT_SANDBOX_DB to a writable file path, or set CAL_API_KEY to use "
+                    path = quoted(settings.calbot_sandbox_db, limit=300)  # never a key pasted there
+                    reason = shown(getattr(exc, "strerror", None) or str(exc)) or type(exc).__name__
+                    raise AccountError(f"The sandbox calendar could not open {path} ({reason}). Set "
+                                       "CALBOT_SANDBOX_DB to a writable file path, or set CAL_API_KEY to use "
                                        "Cal.com.") from None
             # The sandbox's own limit (Cal.com's 120 unless configured; 0: none, as in the tests and the bench).
             client = CalcomClient(sandbox.config.api_key, EMBEDDED_BASE_URL, transport=sandbox.transport(),
                                   budget=RateBudget(sandbox.config.rate_limit or None))
         try:
-            account = await load_account(client, settings.cal_event_type_id)
+            account = await load_account(client, settings.cal_event_type_id, base_url=base_url)
         except BaseException:
             await client.aclose()
             if owns_sandbox and sandbox is not None:

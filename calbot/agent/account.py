@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from calbot.calcom import AuthenticationError, CalcomClient, CalcomError, EventType, Me
-from calbot.explain import explain
+from calbot.explain import explain_connect_error
 from calbot.timezones import UnknownTimeZoneError, get_zone
 
 
@@ -36,8 +36,11 @@ class Account:
         return next((et for et in (self.event_type, *self.event_types) if et.id == event_type_id), None)
 
 
-async def load_account(client: CalcomClient, event_type_id: int | None = None) -> Account:
-    """GET /v2/me and /v2/event-types; pick CAL_EVENT_TYPE_ID or else the account's first event type."""
+async def load_account(client: CalcomClient, event_type_id: int | None = None, *,
+                       base_url: str | None = None) -> Account:
+    """GET /v2/me and /v2/event-types; pick CAL_EVENT_TYPE_ID or else the account's first event type.
+
+    `base_url` is CAL_API_BASE_URL when calbot talks to a real Cal.com: failures that point at it name it."""
     try:
         me = await client.me()
         event_types = await client.event_types()
@@ -45,7 +48,7 @@ async def load_account(client: CalcomClient, event_type_id: int | None = None) -
         raise AccountError("Cal.com rejected CAL_API_KEY. Create a key in Cal.com > Settings > Developer > "
                            "API keys and set CAL_API_KEY to it.") from None
     except CalcomError as exc:
-        raise AccountError(f"Could not read the Cal.com account: {explain(exc)}") from None
+        raise AccountError(explain_connect_error(exc, base_url=base_url)) from None
     if event_type_id is not None:
         chosen = next((et for et in event_types if et.id == event_type_id), None)
         if chosen is None:
