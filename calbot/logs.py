@@ -7,7 +7,10 @@ formatter set up later (Chainlit and uvicorn add their own) can print a secret. 
 
 - the exact values passed in (OPENAI_API_KEY, CAL_API_KEY, from the settings) and registered later;
 - anything shaped like a key, even one calbot was never given: OpenAI keys (`sk-...`), Cal.com keys
-  (`cal_live_...`, `cal_test_...`, `cal_sandbox_...`), `Bearer <token>` and `Authorization: <value>` (`Authorization: Basic <credentials>` too) / `api_key=...`.
+  (`cal_live_...`, `cal_test_...`, `cal_sandbox_...`), `Bearer <token>` and `Authorization: <value>` (`Authorization: Basic <credentials>` too) / `api_key=...`;
+- the user-info of a URL (`https://user:pass@host/...` becomes `https://[REDACTED]@host/...`).
+
+Sentences for people quote settings through calbot.redact, which also hides query values and key-like parts.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ _KEY_SHAPES = re.compile(
     r"|(?P<cal>\bcal_(?:live|test|sandbox)_[A-Za-z0-9_\-]+)"
     r"|(?P<bearer>(?i:\bbearer)\s+)[A-Za-z0-9._~+/=\-]{6,}"
     r"|(?P<header>(?i:authorization|x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?(?:(?i:basic)\s+)?)(?!Bearer\b)(?!\[REDACTED)[^\s\"',}]{6,}"
+    r"|(?P<userinfo>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?!\[REDACTED\]@)[^\s/?#@\"'<>]+@"
 )
 
 _lock = threading.Lock()
@@ -33,6 +37,8 @@ _installed = False
 
 
 def _replace(match: re.Match[str]) -> str:
+    if match.group("userinfo"):
+        return f"{match.group('userinfo')}{REDACTED}@"
     for prefix in ("bearer", "header"):
         if match.group(prefix):
             return match.group(prefix) + REDACTED

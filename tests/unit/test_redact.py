@@ -85,3 +85,23 @@ def test_odd_and_broken_values_never_raise() -> None:
     assert shown("http://[::1/v1") == "http://[::1/v1"
     assert shown("https://u:p@[::1/x?y=2#z") == "https://***@[::1/x?y=***#***"
     assert HIDDEN == "***"
+
+
+# -- the same class in logs: credentials in a URL never reach a log line ---------------------------------------------
+@pytest.mark.parametrize(("line", "expected"), [
+    ("HTTP Request: GET https://admin:hunter2@cal.example.com/v2/me \"HTTP/1.1 404 Not Found\"",
+     "HTTP Request: GET https://[REDACTED]@cal.example.com/v2/me \"HTTP/1.1 404 Not Found\""),
+    ("base_url=http://tok3nvalue@127.0.0.1:11434/v1", "base_url=http://[REDACTED]@127.0.0.1:11434/v1"),
+])
+def test_log_lines_lose_the_user_info_of_urls(line: str, expected: str) -> None:
+    from calbot.logs import redact
+
+    assert redact(line) == expected
+
+
+@pytest.mark.parametrize("line", ["mail ana@example.com about it", "https://api.cal.com/v2/me",
+                                  "http://[::1]:8080/v1 and x@y"])
+def test_log_lines_without_url_credentials_are_untouched(line: str) -> None:
+    from calbot.logs import redact
+
+    assert redact(line) == line
