@@ -11,7 +11,7 @@ calbot's cookie goes along with its requests):
 The same script run from calbot's own origin (the control) does chat, read the proposal and confirm it, so this
 test fails if the guard (calbot/web_guard.py) stops protecting. The calendar is the app's sandbox file, seeded
 here: the attacked booking must still be there, and only the control's booking cancelled.
-Days: weekday(10) (the attacked booking) and weekday(11) (the control's), see helpers.py.
+Day: weekday(11), see helpers.py (the attacked booking at 09:00, the control's at 11:00, New York).
 """
 
 from __future__ import annotations
@@ -144,12 +144,12 @@ def _press(page, app_url: str, session_id: str, action: dict) -> dict:
 def test_another_site_can_neither_read_nor_act(app_server, calendar, page_in, attacker):
     model = app_server.model
     model.reset()
-    attacked_day, control_day = weekday(10), weekday(11)
-    attacked = seed(calendar, at(attacked_day, 10), email=USER_EMAIL, name=USER_NAME, about="Board meeting")
-    control = seed(calendar, at(control_day, 10), email=USER_EMAIL, name=USER_NAME, about="Coffee")
-    for day in (attacked_day, control_day):
-        model.on_user(f"^cancel my meeting on {local_day(day)}",
-                      call("list_meetings", from_date=day.isoformat(), at_time="10:00"))
+    day = weekday(11)
+    attacked = seed(calendar, at(day, 9), email=USER_EMAIL, name=USER_NAME, about="Board meeting")
+    control = seed(calendar, at(day, 11), email=USER_EMAIL, name=USER_NAME, about="Coffee")
+    for hour in (9, 11):
+        model.on_user(f"^cancel my meeting on {local_day(day)} at {hour}am",
+                      call("list_meetings", from_date=day.isoformat(), at_time=f"{hour:02d}:00"))
     model.on_tool_result("list_meetings",
                          lambda r: call("cancel_meeting", booking_uid=r.last_tool_result["meetings"][0]["uid"]))
 
@@ -160,7 +160,7 @@ def test_another_site_can_neither_read_nor_act(app_server, calendar, page_in, at
     evil.goto(attacker + "/")
 
     # 1. Read and act through the socket, as the attacker did.
-    attack = _chat(evil, app_server.url, f"cancel my meeting on {local_day(attacked_day)} at 10am")
+    attack = _chat(evil, app_server.url, f"cancel my meeting on {local_day(day)} at 9am")
     assert "error" in attack["polling"], attack  # no answer readable (403, and no CORS header)
     assert not attack["socketOpened"] and attack["events"] == [] and attack["action"] is None, attack
     assert model.calls_count == 0  # the message never reached calbot
@@ -172,7 +172,7 @@ def test_another_site_can_neither_read_nor_act(app_server, calendar, page_in, at
     own = context.new_page()
     own.goto(app_server.url + "/health")
     own.add_script_tag(content=CHAT_JS)
-    chat = _chat(own, app_server.url, f"cancel my meeting on {local_day(control_day)} at 10am")
+    chat = _chat(own, app_server.url, f"cancel my meeting on {local_day(day)} at 11am")
     assert chat["socketOpened"] and "action" in chat["events"], chat
     assert chat["polling"]["status"] == 200 and chat["polling"]["body"].startswith("0{"), chat
     assert chat["action"]["name"] == "confirm" and model.calls_count == 2
@@ -191,7 +191,7 @@ def test_another_site_can_neither_read_nor_act(app_server, calendar, page_in, at
     # 5. The attacked meeting is untouched; the model was asked only by the control.
     assert bookings(app_server.sandbox_db)[attacked].status == "accepted"
     assert model.calls_count == 2
-    assert all(local_day(attacked_day) not in r.latest_user_text for r in model.requests)
+    assert all("9am" not in r.latest_user_text for r in model.requests)
     # Whoever runs calbot can see what was refused and which setting would allow it.
     log = app_server.log.read_text()
     assert f"Origin '{attacker}'" in log and "CALBOT_ALLOWED_ORIGINS" in log
