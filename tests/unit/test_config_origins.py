@@ -58,6 +58,7 @@ def test_a_bad_value_is_ignored_and_named(monkeypatch, value):
     [problem] = _origin_problems(settings)
     assert problem.startswith("CALBOT_ALLOWED_ORIGINS is not valid")
     assert "scheme://host[:port]" in problem and "ignored" in problem
+    assert "secret" not in problem  # a password in a URL is never quoted (calbot.redact)
 
 
 def test_an_override_as_a_list():
