@@ -116,8 +116,8 @@ def test_zone_name() -> None:
     ("2026-07-01T12:45", "Pacific/Chatham", utc(2026, 7, 1, 0, 0)),
     ("2026-12-01T13:45", "Pacific/Chatham", utc(2026, 12, 1, 0, 0)),
     ("2026-11-24T15:00", "Pacific/Chatham", utc(2026, 11, 24, 1, 15)),
-    # Seconds, fractions, a space separator and surrounding blanks are accepted.
-    ("2026-11-24T15:00:30", "Europe/Berlin", utc(2026, 11, 24, 14, 0, 30)),
+    # Seconds, fractions, a space separator and surrounding blanks are accepted (seconds are dropped).
+    ("2026-11-24T15:00:30", "Europe/Berlin", utc(2026, 11, 24, 14, 0)),
     ("2026-11-24 15:00", "Europe/Berlin", utc(2026, 11, 24, 14, 0)),
     ("  2026-11-24T15:00\n", "Europe/Berlin", utc(2026, 11, 24, 14, 0)),
     ("2026-11-24T15:00:00.000", "Europe/Berlin", utc(2026, 11, 24, 14, 0)),
@@ -148,7 +148,7 @@ def test_parse_start_unknown_zone_for_local_time() -> None:
     ("2026-11-24T15:00-05:30", "UTC", utc(2026, 11, 24, 20, 30)),
     ("2026-11-24T15:00+0530", "UTC", utc(2026, 11, 24, 9, 30)),
     ("2026-11-24T00:30+01:00", "UTC", utc(2026, 11, 23, 23, 30)),
-    ("2026-11-24T15:00:00.250+01:00", "UTC", datetime(2026, 11, 24, 14, 0, 0, 250000, tzinfo=UTC)),
+    ("2026-11-24T15:00:00.250+01:00", "UTC", utc(2026, 11, 24, 14, 0)),  # the fraction is dropped
     ("2026-11-24 15:00Z", "UTC", utc(2026, 11, 24, 15, 0)),
     ("2026-12-01T13:45+13:45", "UTC", utc(2026, 12, 1, 0, 0)),
 ])
@@ -578,3 +578,157 @@ def test_format_span_across_spring_forward() -> None:
     # 06:30Z = 01:30 EST, 07:30Z = 03:30 EDT on 8 March 2026.
     assert (format_span(utc(2026, 3, 8, 6, 30), utc(2026, 3, 8, 7, 30), "America/New_York")
             == "Sunday 8 March 2026, 01:30–03:30 EST/EDT (America/New_York)")
+
+
+# -- issue 15, finding 8: dates beyond what calbot works with are refused in words, never an OverflowError ---------
+
+@pytest.mark.parametrize("text", ["0001-01-01", "1899-12-31", "3000-01-01", "9999-12-31"])
+def test_parse_date_refuses_dates_outside_the_supported_range(text: str) -> None:
+    with pytest.raises(TimeInputError) as info:
+        parse_date(text)
+    assert str(info.value) == (f"The date {text!r} is outside the dates calbot works with (1900-01-01 to "
+                               "2999-12-31).")
+
+
+@pytest.mark.parametrize("text", ["1900-01-01", "2999-12-31"])
+def test_parse_date_accepts_the_edges_of_the_supported_range(text: str) -> None:
+    assert parse_date(text).isoformat() == text
+
+
+@pytest.mark.parametrize(("text", "zone"), [("9999-12-31T23:59", "Europe/Berlin"), ("0001-01-01T00:00", "UTC"),
+                                            ("0001-01-01T00:00+14:00", "UTC"), ("9999-12-31T23:59-12:00", "UTC"),
+                                            ("3000-01-01T00:00", "Asia/Kolkata"), ("1899-12-31T23:59Z", "UTC")])
+def test_parse_start_refuses_instants_outside_the_supported_range(text: str, zone: str) -> None:
+    with pytest.raises(TimeInputError) as info:
+        parse_start(text, zone)
+    assert "outside the dates calbot works with (1900-01-01 to 2999-12-31)" in str(info.value)
+
+
+@pytest.mark.parametrize(("first", "last"), [(date(9999, 12, 31), date(9999, 12, 31)), (date(1, 1, 1), date(1, 1, 1)),
+                                             (date(2026, 11, 24), date(9999, 12, 31)), (date(1, 1, 1), date(2026, 1, 1))])
+def test_local_days_range_at_the_ends_of_the_calendar_is_a_sentence(first: date, last: date) -> None:
+    with pytest.raises(TimeInputError) as info:
+        local_days_range(first, last, "Pacific/Kiritimati")
+    assert "outside the dates calbot works with" in str(info.value)
+
+
+# -- issue 15, finding 9: seconds, windows ending at midnight, a clock time that happens twice -----------------------
+
+@pytest.mark.parametrize(("text", "zone", "expected"), [
+    ("2026-11-24T15:00:30", "Europe/Berlin", utc(2026, 11, 24, 14, 0)),
+    ("2026-11-24T15:00:59.999", "Europe/Berlin", utc(2026, 11, 24, 14, 0)),
+    ("2026-11-24T14:00:30Z", "Europe/Berlin", utc(2026, 11, 24, 14, 0)),
+    ("2026-11-24T15:00:00.250+01:00", "UTC", utc(2026, 11, 24, 14, 0)),
+])
+def test_parse_start_reads_a_time_with_seconds_as_its_minute(text: str, zone: str, expected: datetime) -> None:
+    """Cal.com's slots start on whole minutes and a person only ever sees and confirms HH:MM, so seconds are dropped
+    (the minute is kept, as a clock shows it): 15:00:30 is the 15:00 slot, never a different instant."""
+    assert parse_start(text, zone) == expected
+
+
+@pytest.mark.parametrize(("start", "end", "zone", "expected"), [
+    (utc(2026, 11, 24, 9, 0), utc(2026, 11, 24, 17, 0), "Europe/Berlin", "10:00-18:00"),
+    (utc(2026, 11, 24, 9, 0), utc(2026, 11, 24, 17, 0), "Asia/Bangkok", "16:00-24:00"),
+    (utc(2026, 11, 23, 23, 0), utc(2026, 11, 24, 8, 0), "Europe/Berlin", "00:00-09:00"),
+    (utc(2026, 11, 23, 23, 0), utc(2026, 11, 24, 23, 0), "Europe/Berlin", "all day"),
+    (utc(2026, 10, 24, 22, 0), utc(2026, 10, 25, 23, 0), "Europe/Berlin", "all day"),  # 25 hours: clocks go back
+    (utc(2026, 9, 6, 4, 0), utc(2026, 9, 7, 3, 0), "America/Santiago", "all day"),  # the day starts at 01:00
+    (utc(2026, 11, 24, 21, 0), utc(2026, 11, 25, 1, 0), "Europe/Berlin", "22:00-02:00 (next day)"),
+])
+def test_format_window(start: datetime, end: datetime, zone: str, expected: str) -> None:
+    from calbot.timezones import format_window
+
+    assert format_window(start, end, zone) == expected
+
+
+def test_clock_instants_on_a_fall_back_night_are_both_candidates() -> None:
+    from calbot.timezones import clock_instants
+
+    day = date(2026, 10, 25)  # Berlin: 02:00-03:00 happens first in CEST (+2), then in CET (+1)
+    assert clock_instants(day, "02:30", "Europe/Berlin") == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)]
+    assert clock_instants(day, "02:30+02:00", "Europe/Berlin") == [utc(2026, 10, 25, 0, 30)]
+    assert clock_instants(day, "02:30+0100", "Europe/Berlin") == [utc(2026, 10, 25, 1, 30)]
+    assert clock_instants(day, "01:30", "Europe/Berlin") == [utc(2026, 10, 24, 23, 30)]
+    assert clock_instants(date(2026, 11, 24), "15:00Z", "Europe/Berlin") == [utc(2026, 11, 24, 15, 0)]
+    with pytest.raises(NonexistentLocalTimeError):
+        clock_instants(date(2026, 3, 29), "02:30", "Europe/Berlin")
+
+
+# -- issue 15, finding 10: IANA zones only; aliases become their canonical names ------------------------------------
+
+NOT_IANA = ["localtime", "Factory", "posixrules", "right/UTC", "right/Europe/Berlin", "posix/Europe/Berlin",
+            "posix/UTC", "leapseconds", "tzdata.zi", "zone1970.tab", "iso3166.tab"]
+ALIASES = [("US/Eastern", "America/New_York"), ("Asia/Calcutta", "Asia/Kolkata"), ("Europe/Kiev", "Europe/Kyiv"),
+           ("US/Pacific", "America/Los_Angeles"), ("GB", "Europe/London"), ("America/Buenos_Aires",
+                                                                           "America/Argentina/Buenos_Aires"),
+           ("Etc/UTC", "UTC"), ("Etc/GMT", "UTC"), ("Etc/Universal", "UTC"), ("Zulu", "UTC"), ("GMT", "UTC")]
+
+
+@pytest.mark.parametrize("name", NOT_IANA)
+def test_get_zone_refuses_zone_files_that_are_not_iana_zones(name: str) -> None:
+    with pytest.raises(UnknownTimeZoneError) as info:
+        get_zone(name)
+    assert "is not a time zone I know" in str(info.value)
+
+
+@pytest.mark.parametrize(("alias", "canonical"), ALIASES)
+def test_get_zone_maps_an_alias_to_its_canonical_name(alias: str, canonical: str) -> None:
+    assert get_zone(alias).key == canonical
+
+
+@pytest.mark.parametrize(("city", "canonical"), [("Calcutta", "Asia/Kolkata"), ("kiev", "Europe/Kyiv"),
+                                                 ("Buenos Aires", "America/Argentina/Buenos_Aires")])
+def test_a_city_named_by_an_alias_resolves_to_the_canonical_zone(city: str, canonical: str) -> None:
+    from calbot.timezones import resolve_zone
+
+    assert resolve_zone(city).key == canonical
+
+
+def _zone_from_setting(name: str) -> str | None:
+    from calbot.config import load_settings
+
+    return load_settings(calbot_timezone=name).calbot_timezone
+
+
+def _zone_from_the_browser(name: str) -> str | None:
+    from calbot.agent.executor import Executor
+    from calbot.agent.session import SessionState, User
+
+    state = SessionState(user=User(time_zone="Europe/Paris", time_zone_source="default"))
+    Executor.apply_browser_zone(state, name)
+    return None if state.user.time_zone == "Europe/Paris" else state.user.time_zone
+
+
+def _zone_from_the_chat(name: str) -> str | None:
+    from calbot.timezones import resolve_zone
+
+    try:
+        return resolve_zone(name).key
+    except UnknownTimeZoneError:
+        return None
+
+
+def _zone_of_the_host(name: str) -> str | None:
+    from calbot.agent.account import Account
+    from calbot.calcom import EventType, Me
+
+    account = Account(me=Me(id=1, email="host@example.com", timeZone=name),
+                      event_type=EventType(id=1, lengthInMinutes=30))
+    return account.host_time_zone
+
+
+ENTRY_POINTS = {"CALBOT_TIMEZONE": _zone_from_setting, "browser": _zone_from_the_browser,
+                "set_time_zone": _zone_from_the_chat, "host (/v2/me)": _zone_of_the_host}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("name", ["localtime", "Factory", "posixrules", "right/UTC", "posix/Europe/Berlin"])
+def test_no_entry_point_takes_a_name_that_is_not_an_iana_zone(entry: str, name: str) -> None:
+    assert ENTRY_POINTS[entry](name) is None
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize(("alias", "canonical"), [("US/Eastern", "America/New_York"),
+                                                  ("Asia/Calcutta", "Asia/Kolkata")])
+def test_every_entry_point_keeps_the_canonical_name_of_an_alias(entry: str, alias: str, canonical: str) -> None:
+    assert ENTRY_POINTS[entry](alias) == canonical
