@@ -18,7 +18,7 @@ from typing import Any
 import chainlit as cl
 from chainlit.utils import utc_now
 
-from calbot import render, web_guard
+from calbot import render, safe_text, web_guard
 from calbot.agent.loop import (
     CodeReply,
     Event,
@@ -101,11 +101,14 @@ async def on_window_message(data: Any) -> None:
 
 
 class PageRenderer:
-    """Turns the loop's events into Chainlit messages and steps."""
+    """Turns the loop's events into Chainlit messages and steps. The model's text goes through
+    calbot.safe_text.ModelMarkdown on its way (no image, link or HTML of its own; invisible controls shown), tool
+    steps show invisible controls by name, and what code renders comes from calbot.render."""
 
     def __init__(self) -> None:
         self.streaming: cl.Message | None = None
         self.steps: dict[str, cl.Step] = {}
+        self._sanitiser = safe_text.ModelMarkdown()  # the reply being streamed; holds back only unfinished [ and ![
         self._unsent: list[str] = []  # streamed text not on the page yet
         self._flushed_at = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -121,14 +124,15 @@ class PageRenderer:
             parent = cl.context.current_step
             step = cl.Step(name=event.name, type="tool", show_input="json", language="json",
                            parent_id=parent.id if parent else None)
-            step.input = event.arguments if isinstance(event.arguments, dict) else {"arguments": event.arguments}
+            step.input = safe_text.reveal_all(event.arguments if isinstance(event.arguments, dict)
+                                              else {"arguments": event.arguments})
             step.start = utc_now()
             await step.send()
             self.steps[event.call_id] = step
         elif isinstance(event, ToolFinished):
             step = self.steps.pop(event.call_id, None)
             if step is not None:
-                step.output = event.result
+                step.output = safe_text.reveal_all(event.result)
                 step.end = utc_now()
                 await step.update()
             if event.name == "list_meetings" and event.result.get("ok"):
@@ -140,9 +144,12 @@ class PageRenderer:
                                                     "changed._")
         elif isinstance(event, CodeReply):
             text = f"ℹ️ {event.text}" if event.kind == "notice" else event.text
-            await cl.Message(content=text).send()
+            await cl.Message(content=safe_text.reveal(text)).send()
 
     async def _stream(self, text: str) -> None:
+        text = self._sanitiser.feed(text)
+        if not text:  # all of it held back (an unfinished [ or ![): it goes out once known, or with the message
+            return
         loop = asyncio.get_running_loop()
         if self.streaming is None:
             self.streaming = cl.Message(content="")
@@ -181,9 +188,12 @@ class PageRenderer:
         self._cancel_flush_timer()
         if self._flushing:
             await asyncio.gather(*self._flushing, return_exceptions=True)
+        rest = "".join(self._unsent) + self._sanitiser.finish()  # finish() also readies it for the next reply
+        self._unsent.clear()
+        if self.streaming is None and rest:  # a reply held back whole
+            self.streaming = cl.Message(content="")
         if self.streaming is not None:
-            self.streaming.content += "".join(self._unsent)
-            self._unsent.clear()
+            self.streaming.content += rest
             await self.streaming.send()
             self.streaming = None
 

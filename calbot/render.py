@@ -1,7 +1,9 @@
 """Markdown for people, written by code from exact data (never by the model): proposals, outcomes, meeting lists.
 
 Every time is shown in the user's zone with the zone named. Text that came from a person or from Cal.com (titles,
-reasons, names) is escaped so it cannot break the table or inject links and formatting.
+reasons, names) goes through calbot.safe_text.plain: escaped so it cannot break the table or inject links and
+formatting, never auto-linked (a URL or email address in a title reads as text), invisible controls such as U+202E
+shown as <U+202E>, and capped (CELL_CHARS in a table cell, FIELD_CHARS in a proposal or outcome) with an ellipsis.
 """
 
 from __future__ import annotations
@@ -10,22 +12,26 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from calbot import safe_text
 from calbot.agent.session import Proposal
 from calbot.timezones import format_span, get_zone, parse_instant, zone_abbreviation
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+CELL_CHARS = 80  # characters of a title or of the people shown in one cell of a meetings table
+FIELD_CHARS = 200  # characters of a title, reason, name or guest list shown in a proposal or an outcome
+# A join link is a link only when it is plain ASCII (RFC 3986 characters but parentheses): its text is its target.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+")
 
 
-def escape(text: Any) -> str:
-    """Plain text safe inside Markdown (and a table cell): specials escaped, line breaks flattened."""
-    flat = " ".join(str(text if text is not None else "").split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+def escape(text: Any, limit: int | None = None) -> str:
+    """Plain text safe inside Markdown (and a table cell): specials escaped, line breaks flattened, invisible
+    controls shown, no autolink, at most `limit` characters."""
+    return safe_text.plain(text, limit)
 
 
 def _link(url: str | None) -> str | None:
-    if not url or not re.match(r"^https?://[^\s<>()]+$", url):
+    if not url or not _PLAIN_URL.fullmatch(url):
         return None
-    return f"[{escape(url)}]({url})"
+    return f"[{safe_text.escape_markdown(url)}]({url})"
 
 
 def _written(view: dict[str, Any], key: str) -> Any:
@@ -42,28 +48,29 @@ def proposal_markdown(proposal: Proposal) -> str:
         lines = ["**Book this meeting?**", "",
                  f"- **When:** {format_span(proposal.start, proposal.end, zone)}",
                  f"- **Length:** {proposal.duration_minutes} minutes",
-                 f"- **About:** {escape(proposal.reason or '-')}",
-                 f"- **For:** {escape(proposal.attendee_name or '')} ({escape(proposal.attendee_email or '')})"]
+                 f"- **About:** {escape(proposal.reason or '-', FIELD_CHARS)}",
+                 f"- **For:** {escape(proposal.attendee_name or '', FIELD_CHARS)} "
+                 f"({escape(proposal.attendee_email or '', FIELD_CHARS)})"]
         if proposal.guests:
-            lines.append(f"- **Guests:** {escape(', '.join(proposal.guests))}")
+            lines.append(f"- **Guests:** {escape(', '.join(proposal.guests), FIELD_CHARS)}")
         verb = "booked"
     elif proposal.action == "cancel":
         lines = ["**Cancel this meeting?**", "",
-                 f"- **Meeting:** {escape(proposal.title or 'Meeting')}",
+                 f"- **Meeting:** {escape(proposal.title or 'Meeting', FIELD_CHARS)}",
                  f"- **When:** {format_span(proposal.start, proposal.end, zone)}"]
         if proposal.reason:
-            lines.append(f"- **Reason:** {escape(proposal.reason)}")
+            lines.append(f"- **Reason:** {escape(proposal.reason, FIELD_CHARS)}")
         verb = "cancelled"
     else:
         old = (format_span(proposal.old_start, proposal.old_end, zone)
                if proposal.old_start and proposal.old_end else "?")
         lines = ["**Move this meeting?**", "",
-                 f"- **Meeting:** {escape(proposal.title or 'Meeting')}",
+                 f"- **Meeting:** {escape(proposal.title or 'Meeting', FIELD_CHARS)}",
                  f"- **From:** {old}",
                  f"- **To:** {format_span(proposal.start, proposal.end, zone)}",
                  f"- **Length:** {proposal.duration_minutes} minutes"]
         if proposal.reason:
-            lines.append(f"- **Reason:** {escape(proposal.reason)}")
+            lines.append(f"- **Reason:** {escape(proposal.reason, FIELD_CHARS)}")
         verb = "changed"
     for warning in proposal.warnings:
         lines.append(f"- ⚠️ {escape(warning)}")
@@ -88,7 +95,7 @@ def outcome_markdown(outcome: dict[str, Any]) -> str:
     title = _DONE_TITLES.get(str(outcome.get("status")), "Done")
     if not booking:
         return message
-    lines = [f"**{title}:** {escape(_written(booking, 'title') or 'Meeting')}", "",
+    lines = [f"**{title}:** {escape(_written(booking, 'title') or 'Meeting', FIELD_CHARS)}", "",
              f"- **When:** {escape(booking.get('when'))}",
              f"- **Status:** {escape(booking.get('status'))}"]
     link = _link(_written(booking, "link"))
@@ -141,6 +148,7 @@ def _table(meetings: list[dict[str, Any]], zone: str, title: str, name_zone: boo
     for view in meetings:
         day, time_ = _when_cells(view, zone)
         with_whom = ", ".join(str(w) for w in _written(view, "with") or []) or "-"
-        rows.append(f"| {day} | {time_} | {escape(_written(view, 'title') or 'Meeting')} | {escape(with_whom)} | "
+        rows.append(f"| {day} | {time_} | {escape(_written(view, 'title') or 'Meeting', CELL_CHARS)} | "
+                    f"{escape(with_whom, CELL_CHARS)} | "
                     f"{escape(view.get('status') or '')} |")
     return "\n".join(rows)

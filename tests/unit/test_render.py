@@ -13,6 +13,7 @@ import pytest
 
 from calbot.agent.session import Proposal
 from calbot.render import escape, meetings_markdown, outcome_markdown, proposal_markdown
+from tests.markdown_hazards import without_code
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 EVIL = "a|b *x* [link](http://evil) _u_ `code` <b>"
@@ -71,8 +72,8 @@ def test_book_proposal_names_local_time_zone_length_reason_and_attendee():
     assert "- **When:** Tuesday 24 November 2026, 15:00–15:30 CET (Europe/Berlin)" in md  # 14:00 UTC
     assert "- **Length:** 30 minutes" in md
     assert "- **About:** budget review" in md
-    assert "- **For:** Ana Diaz (ana@example.com)" in md
-    assert "- **Guests:** bo@example.com" in md
+    assert "- **For:** Ana Diaz (`ana@example.com`)" in md  # code spans: never auto-linked
+    assert "- **Guests:** `bo@example.com`" in md
     assert md.endswith("Nothing is booked until you press **Confirm**.")
 
 
@@ -128,17 +129,17 @@ def test_a_hostile_title_cannot_format_or_link(action):
 
     [line] = [line for line in md.splitlines() if line.startswith("- **Meeting:**")]
     text = line.removeprefix("- **Meeting:** ")
-    assert text == r"a\|b \*x\* \[link\]\(http://evil\) \_u\_ \`code\` \<b\>"
+    assert text == r"a\|b \*x\* `[link](http://evil)` \_u\_ \`code\` \<b\>"
     for char in "|*[]()`<>_":
-        assert unescaped(text, char) == 0, char
-    assert "](http" not in md.replace(r"\]\(http", "")
+        assert unescaped(without_code(text), char) == 0, char
+    assert "](http" not in without_code(md).replace(r"\]\(http", "")
     assert not any(line.startswith("#") for line in md.splitlines())
 
 
 def test_a_hostile_reason_and_name_in_a_book_proposal():
     md = proposal_markdown(proposal(reason="[click](http://evil)", attendee_name="**Boss**"))
-    assert r"- **About:** \[click\]\(http://evil\)" in md
-    assert r"- **For:** \*\*Boss\*\* (ana@example.com)" in md
+    assert r"- **About:** `[click](http://evil)`" in md
+    assert r"- **For:** \*\*Boss\*\* (`ana@example.com`)" in md
 
 
 # -- outcomes --------------------------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def test_unsafe_or_missing_links_are_not_shown(link):
 
 def test_outcome_escapes_the_booking_title():
     md = outcome_markdown(booked_outcome(title=EVIL))
-    assert md.splitlines()[0] == r"**✅ Booked:** a\|b \*x\* \[link\]\(http://evil\) \_u\_ \`code\` \<b\>"
+    assert md.splitlines()[0] == r"**✅ Booked:** a\|b \*x\* `[link](http://evil)` \_u\_ \`code\` \<b\>"
 
 
 def test_failed_outcome_with_alternatives():
@@ -233,8 +234,8 @@ def test_a_hostile_title_cannot_break_the_table():
                                                     **{"with": ["x|y", "[a](http://b)"]}, status="ok|no")]}
     [row] = rows(meetings_markdown(result))
     assert unescaped(row, "|") == 6  # five columns, whatever the text
-    assert "](http" not in row.replace(r"\]\(http", "")
-    assert cells(row)[2] == r"a\|b \*x\* \[link\]\(http://evil\) \_u\_ \`code\` \<b\>"
+    assert "](http" not in without_code(row).replace(r"\]\(http", "")
+    assert cells(row)[2] == r"a\|b \*x\* `[link](http://evil)` \_u\_ \`code\` \<b\>"
 
 
 def test_a_view_without_start_utc_falls_back_to_its_text():
@@ -312,4 +313,4 @@ async def test_a_real_list_meetings_result_renders_in_the_users_zone():
     assert book["status"] == "awaiting_confirmation"
     proposal_md = proposal_markdown(state.proposal)
     assert "- **When:** Wednesday 25 November 2026, 12:00–12:30 CET (Europe/Berlin)" in proposal_md
-    assert "- **About:** budget" in proposal_md and "- **For:** Ana Diaz (ana@example.com)" in proposal_md
+    assert "- **About:** budget" in proposal_md and "- **For:** Ana Diaz (`ana@example.com`)" in proposal_md
