@@ -3,7 +3,8 @@
 Cal.com validates bodies and queries with class-validator (`whitelist: true`: unknown properties are dropped, not
 refused). A failure is a 400 whose message is "Bad Request Exception" with the field errors in `details.errors[]`
 ({property, constraints, value}); API-NOTES §2. Rules that Cal.com checks later, in its services (which event type,
-a contact method, lengths), raise their own exact messages from calbot.sandbox.service.
+a contact method, lengths), raise their own exact messages from calbot.sandbox.service. Numbers, instants and
+text are also held within the bounds of calbot.sandbox.limits, with class-validator's messages for them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,18 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from calbot.sandbox.service import ApiError, ListQuery
+from calbot.sandbox.limits import (
+    MAX_GUESTS,
+    MAX_INSTANT,
+    MAX_INT,
+    MAX_NAME_CHARS,
+    MAX_RESPONSE_ITEMS,
+    MAX_RESPONSES,
+    MAX_TEXT_CHARS,
+    MIN_INSTANT,
+    MIN_INT,
+)
+from calbot.sandbox.service import ApiError, ListQuery, iso
 from calbot.timezones import UnknownTimeZoneError, get_zone, parse_instant
 
 LANGUAGES = ("ar", "ca", "de", "es", "eu", "he", "id", "ja", "lv", "pl", "ro", "sr", "th", "vi", "az", "cs", "el",
@@ -56,8 +68,10 @@ def parse_iso(value: str, *, end_of_day: bool = False) -> datetime:
     return parse_instant(value)
 
 
-def iso_field(errors: Errors, prop: str, value: Any, *, required: bool = False,
-              end_of_day: bool = False) -> datetime | None:
+def iso_field(errors: Errors, prop: str, value: Any, *, required: bool = False, end_of_day: bool = False,
+              latest: datetime | None = MAX_INSTANT) -> datetime | None:
+    """An ISO 8601 instant from MIN_INSTANT to `latest`; latest=None takes any later one (a moment Python cannot
+    hold comes back as datetime.max)."""
     if value is None:
         if required:
             errors.add(prop, "isISO8601", f"{prop} must be a valid ISO 8601 date string", value)
@@ -66,14 +80,23 @@ def iso_field(errors: Errors, prop: str, value: Any, *, required: bool = False,
         errors.add(prop, "isISO8601", f"{prop} must be a valid ISO 8601 date string", value)
         return None
     try:
-        return parse_iso(value.strip(), end_of_day=end_of_day)
+        instant = parse_iso(value.strip(), end_of_day=end_of_day)
     except ValueError:
         errors.add(prop, "isISO8601", f"{prop} must be a valid ISO 8601 date string", value)
         return None
+    except OverflowError:  # an offset that moves year 1 or 9999 beyond what Python's datetime holds
+        instant = datetime.min.replace(tzinfo=UTC) if value.strip() < "1900" else datetime.max.replace(tzinfo=UTC)
+    if instant < MIN_INSTANT:
+        errors.add(prop, "minDate", f"minimal allowed date for {prop} is {iso(MIN_INSTANT)}", value)
+        return None
+    if latest is not None and instant > latest:
+        errors.add(prop, "maxDate", f"maximal allowed date for {prop} is {iso(latest)}", value)
+        return None
+    return instant
 
 
-def int_field(errors: Errors, prop: str, value: Any, *, minimum: int | None = None,
-              maximum: int | None = None) -> int | None:
+def int_field(errors: Errors, prop: str, value: Any, *, minimum: int = MIN_INT,
+              maximum: int = MAX_INT) -> int | None:
     if value is None:
         return None
     number: int | None = None
@@ -84,20 +107,23 @@ def int_field(errors: Errors, prop: str, value: Any, *, minimum: int | None = No
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     elif isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        number = int(value)
+        digits = value.strip().lstrip("-").lstrip("0")
+        # Too many digits for any bound (and for int() itself past 4300): out of range without converting.
+        number = int(value) if len(digits) <= 18 else (MIN_INT - 1 if value.strip().startswith("-") else MAX_INT + 1)
     if number is None:
         errors.add(prop, "isInt", f"{prop} must be an integer number", value)
         return None
-    if minimum is not None and number < minimum:
+    if number < minimum:
         errors.add(prop, "min", f"{prop} must not be less than {minimum}", value)
         return None
-    if maximum is not None and number > maximum:
+    if number > maximum:
         errors.add(prop, "max", f"{prop} must not be greater than {maximum}", value)
         return None
     return number
 
 
-def str_field(errors: Errors, prop: str, value: Any, *, required: bool = False) -> str | None:
+def str_field(errors: Errors, prop: str, value: Any, *, required: bool = False,
+              max_length: int = MAX_NAME_CHARS) -> str | None:
     if value is None:
         if required:
             errors.add(prop, "isString", f"{prop} must be a string", value)
@@ -105,7 +131,15 @@ def str_field(errors: Errors, prop: str, value: Any, *, required: bool = False) 
     if not isinstance(value, str):
         errors.add(prop, "isString", f"{prop} must be a string", value)
         return None
+    if len(value) > max_length:
+        errors.add(prop, "maxLength", f"{prop} must be shorter than or equal to {max_length} characters", value)
+        return None
     return value
+
+
+def query_text(errors: Errors, params: Mapping[str, str], prop: str) -> str | None:
+    """A free-text query value (names, emails, uids, slugs): at most MAX_NAME_CHARS; empty means not given."""
+    return str_field(errors, prop, params.get(prop) or None)
 
 
 def time_zone_field(errors: Errors, prop: str, value: Any, *, required: bool = False) -> str | None:
@@ -180,6 +214,33 @@ def validate_metadata(errors: Errors, value: Any) -> dict[str, Any]:
     return metadata
 
 
+def validate_responses(errors: Errors, value: Any) -> dict[str, Any]:
+    """bookingFieldsResponses: at most MAX_RESPONSES keys and MAX_RESPONSE_ITEMS values in all, no text longer than
+    MAX_TEXT_CHARS at any depth (notes is one of them)."""
+    prop = "bookingFieldsResponses"
+    responses = object_field(errors, prop, value)
+    if responses is None:
+        return {}
+    if len(responses) > MAX_RESPONSES:
+        errors.add(prop, "maxKeys", f"{prop} can have at most {MAX_RESPONSES} keys", "…")
+    pending: list[tuple[Any, Any]] = list(responses.items())  # (key or None, value), walked without recursion
+    seen = 0
+    while pending and seen <= MAX_RESPONSE_ITEMS:
+        key, item = pending.pop()
+        seen += 1
+        if any(isinstance(text, str) and len(text) > MAX_TEXT_CHARS for text in (key, item)):
+            errors.add(prop, "maxLength", f"each text in {prop} must be shorter than or equal to {MAX_TEXT_CHARS} "
+                       "characters", "…")
+            return {}
+        if isinstance(item, dict):
+            pending.extend(item.items())
+        elif isinstance(item, list):
+            pending.extend((None, each) for each in item)
+    if seen > MAX_RESPONSE_ITEMS:
+        errors.add(prop, "maxItems", f"{prop} can hold at most {MAX_RESPONSE_ITEMS} values", "…")
+    return responses
+
+
 def create_booking(body: Any) -> dict[str, Any]:
     """The fields of a CreateBookingInput_2024_08_13, checked; unknown properties are dropped."""
     body = require_object_body(body)
@@ -211,12 +272,14 @@ def create_booking(body: Any) -> dict[str, Any]:
     if guests_in is not None:
         if not isinstance(guests_in, list):
             errors.add("guests", "isArray", "guests must be an array", guests_in)
+        elif len(guests_in) > MAX_GUESTS:
+            errors.add("guests", "arrayMaxSize", f"guests must contain no more than {MAX_GUESTS} elements", guests_in)
         elif not all(isinstance(g, str) and is_email(g) for g in guests_in):
             errors.add("guests", "isEmail", "each value in guests must be an email", guests_in)
         else:
             guests = list(guests_in)
     length = int_field(errors, "lengthInMinutes", body.get("lengthInMinutes"), minimum=1)
-    responses = object_field(errors, "bookingFieldsResponses", body.get("bookingFieldsResponses")) or {}
+    responses = validate_responses(errors, body.get("bookingFieldsResponses"))
     metadata = validate_metadata(errors, body.get("metadata"))
     errors.raise_if_any()
     if attendee and not attendee.get("email") and not attendee.get("phoneNumber"):
@@ -229,7 +292,7 @@ def create_booking(body: Any) -> dict[str, Any]:
 def cancel_booking(body: Any) -> dict[str, Any]:
     body = require_object_body(body if body is not None else {})
     errors = Errors()
-    reason = str_field(errors, "cancellationReason", body.get("cancellationReason"))
+    reason = str_field(errors, "cancellationReason", body.get("cancellationReason"), max_length=MAX_TEXT_CHARS)
     seat_uid = str_field(errors, "seatUid", body.get("seatUid"))
     subsequent = body.get("cancelSubsequentBookings")
     if subsequent is not None and not isinstance(subsequent, bool):
@@ -244,7 +307,7 @@ def reschedule_booking(body: Any) -> dict[str, Any]:
     errors = Errors()
     start = iso_field(errors, "start", body.get("start"), required=True)
     by = str_field(errors, "rescheduledBy", body.get("rescheduledBy"))
-    reason = str_field(errors, "reschedulingReason", body.get("reschedulingReason"))
+    reason = str_field(errors, "reschedulingReason", body.get("reschedulingReason"), max_length=MAX_TEXT_CHARS)
     seat_uid = str_field(errors, "seatUid", body.get("seatUid"))
     errors.raise_if_any()
     return {"start": start, "rescheduledBy": by, "reschedulingReason": reason, "seatUid": seat_uid}
@@ -271,9 +334,9 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
     skip = int_field(errors, "skip", params.get("skip"), minimum=0)
     query = ListQuery(
         statuses=tuple(statuses),
-        attendee_email=params.get("attendeeEmail") or None,
-        attendee_name=params.get("attendeeName") or None,
-        booking_uid=params.get("bookingUid") or None,
+        attendee_email=query_text(errors, params, "attendeeEmail"),
+        attendee_name=query_text(errors, params, "attendeeName"),
+        booking_uid=query_text(errors, params, "bookingUid"),
         event_type_ids=tuple(event_type_ids),
         after_start=iso_field(errors, "afterStart", params.get("afterStart")),
         before_end=iso_field(errors, "beforeEnd", params.get("beforeEnd")),
@@ -289,17 +352,20 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
 def slots_query(params: Mapping[str, str]) -> dict[str, Any]:
     errors = Errors()
     start = iso_field(errors, "start", params.get("start"), required=True)
-    end = iso_field(errors, "end", params.get("end"), required=True, end_of_day=True)
+    # Any later end is fine: Cal.com clamps it to one year from now (SandboxCalendar.slots does).
+    end = iso_field(errors, "end", params.get("end"), required=True, end_of_day=True, latest=None)
     event_type_id = int_field(errors, "eventTypeId", params.get("eventTypeId"), minimum=1)
+    slug = query_text(errors, params, "eventTypeSlug")
     if event_type_id is None and not params.get("eventTypeSlug"):
         errors.add("eventTypeId", "isInt", "eventTypeId must be an integer number", params.get("eventTypeId"))
     zone = time_zone_field(errors, "timeZone", params.get("timeZone")) or "UTC"
     duration = int_field(errors, "duration", params.get("duration"), minimum=1)
     fmt = _one_of(errors, "format", params.get("format"), ("range", "time"))
+    username, reschedule_uid = query_text(errors, params, "username"), query_text(errors, params,
+                                                                                 "bookingUidToReschedule")
     errors.raise_if_any()
     assert start is not None and end is not None
     if end < start:
         raise ApiError(400, "End time must be after start time")
-    return {"start": start, "end": end, "eventTypeId": event_type_id, "eventTypeSlug": params.get("eventTypeSlug"),
-            "username": params.get("username"), "timeZone": zone, "duration": duration,
-            "range": fmt == "range", "bookingUidToReschedule": params.get("bookingUidToReschedule") or None}
+    return {"start": start, "end": end, "eventTypeId": event_type_id, "eventTypeSlug": slug, "username": username,
+            "timeZone": zone, "duration": duration, "range": fmt == "range", "bookingUidToReschedule": reschedule_uid}

@@ -1,7 +1,9 @@
 """The sandbox's HTTP face: Cal.com v2 paths, headers, envelopes and status codes, as an ASGI app (Starlette).
 
-Per request, in Cal.com's order: test faults (only with test hooks), route and `cal-api-version` (NestJS's 404),
-rate limit, auth, validation, the calendar rule. Every answer carries `X-Request-Id` and the `X-RateLimit-*-Default` headers.
+Per request, in Cal.com's order: test faults (only with test hooks), the body (at most 100 KB, as body-parser), route
+and `cal-api-version` (NestJS's 404), rate limit, auth, validation, the calendar rule; validation and the rule run in
+a worker thread, so one request's SQLite and slot work never holds the event loop (bounds: calbot.sandbox.limits).
+Every answer carries `X-Request-Id` and the `X-RateLimit-*-Default` headers.
 Success is `{"status":"success","data":…}` (plus `pagination` for lists); every refusal is Cal.com's error
 envelope. Test hooks under /_sandbox/ exist only when the config says `test_hooks=True`.
 """
@@ -17,18 +19,21 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from calbot.sandbox import inputs
+from calbot.sandbox.limits import CatchAll, error_envelope, internal_error, parse_json, read_body
 from calbot.sandbox.service import ApiError, NewBooking, SandboxCalendar, iso
 
 log = logging.getLogger(__name__)
@@ -96,11 +101,6 @@ class FaultSpec(BaseModel):
         return self
 
 
-def internal_error() -> ApiError:
-    """Cal.com's catch-all filter answer for an unknown error."""
-    return ApiError(500, "Internal server error.", code="INTERNAL_SERVER_ERROR")
-
-
 class Throttled(ApiError):
     """Cal.com's 429, carrying the rate-limit headers that say when to come back."""
 
@@ -127,7 +127,8 @@ class RateBucket:
     blocked_until: float = 0.0
 
 
-Handler = Callable[[Request, dict[str, str]], Awaitable[tuple[int, Any, dict[str, Any]]]]
+# (request, path params, raw body) -> (status, data, extra envelope fields); runs in a worker thread.
+Handler = Callable[[Request, dict[str, str], bytes], tuple[int, Any, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -173,13 +174,13 @@ class SandboxServer:
                 Route("/_sandbox/faults", self._hook_faults, methods=["GET", "POST", "DELETE"]),
                 Route("/_sandbox/requests", self._hook_requests, methods=["GET", "DELETE"]),
             ]
-        self.app = Starlette(routes=routes)
+        self.app = Starlette(routes=routes, middleware=[Middleware(CatchAll, clock=self.calendar.now)],
+                             exception_handlers={404: self._not_routed, 405: self._not_routed})
 
     # -- envelopes -------------------------------------------------------------------------------------------------
     def _error_body(self, request: Request, error: ApiError) -> dict[str, Any]:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return {"status": "error", "timestamp": iso(self.calendar.now()), "path": path,
-                "error": {"code": error.code, "message": error.message, "details": error.details}}
+        return error_envelope(error, path, self.calendar.now())
 
     # -- the pipeline ----------------------------------------------------------------------------------------------
     async def _dispatch(self, request: Request) -> Response:
@@ -192,14 +193,13 @@ class SandboxServer:
             if misbehaved is not None:
                 return misbehaved
         try:
+            raw = await read_body(request)  # Cal.com's body-parser middleware runs before routing
             endpoint, params = self._route(request)
             self._check_version(endpoint, request)
             # Cal.com's throttler is a guard: it counts only requests that reached a route, before auth.
             headers.update(self._rate_limit(request))
             self._check_auth(endpoint, request)
-            status, data, extra = await endpoint.handler(request, params)
-            response: Response = JSONResponse({"status": "success", "data": data, **extra}, status_code=status,
-                                              headers=headers)
+            response: Response = await run_in_threadpool(self._answer, endpoint, request, params, raw, headers)
         except ApiError as error:
             if isinstance(error, Throttled):
                 headers.update(error.headers)
@@ -213,6 +213,12 @@ class SandboxServer:
                 return misbehaved
         self._record(request, response.status_code)
         return response
+
+    @staticmethod
+    def _answer(endpoint: Endpoint, request: Request, params: dict[str, str], raw: bytes,
+                headers: dict[str, str]) -> Response:
+        status, data, extra = endpoint.handler(request, params, raw)
+        return JSONResponse({"status": "success", "data": data, **extra}, status_code=status, headers=headers)
 
     async def _misbehave(self, request: Request, fault: Fault, headers: dict[str, str], *,
                          answered: int | None = None) -> Response | None:
@@ -294,6 +300,11 @@ class SandboxServer:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return ApiError(404, f"Cannot {request.method} {target}")
 
+    async def _not_routed(self, request: Request, exc: Exception) -> Response:
+        """What Starlette's router cannot place (a path outside /v2, a newline in it, another method): NestJS's 404."""
+        return JSONResponse(self._error_body(request, self._no_route(request)), status_code=404,
+                            headers={"X-Request-Id": request.headers.get("x-request-id") or str(uuid.uuid4())})
+
     def _route(self, request: Request) -> tuple[Endpoint, dict[str, str]]:
         for endpoint in self.endpoints:
             match = endpoint.pattern.match(request.url.path)
@@ -331,22 +342,11 @@ class SandboxServer:
             return
         raise ApiError(401, BAD_KEY_MESSAGE if token.startswith("cal_") else BAD_TOKEN_MESSAGE)
 
-    @staticmethod
-    async def _json(request: Request) -> Any:
-        raw = await request.body()
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise ApiError(400, "Bad Request Exception", details={
-                "message": "Unexpected token in JSON body", "error": "Bad Request", "statusCode": 400}) from None
-
     # -- Cal.com endpoints -----------------------------------------------------------------------------------------
-    async def _me(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
+    def _me(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
         return 200, self.calendar.me(), {}
 
-    async def _event_types(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
+    def _event_types(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
         q = request.query_params
         if self._bearer(request) is None and q.get("username") != self.config.host.username:
             return 200, [], {}  # without a key Cal.com only shows the event types of the users you name
@@ -369,7 +369,7 @@ class SandboxServer:
         raise ApiError(400, "Either eventTypeId or eventTypeSlug + username or eventTypeSlug + teamSlug must be "
                        "provided")
 
-    async def _slots(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
+    def _slots(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
         q = inputs.slots_query(request.query_params)
         event_type_id = self._resolve_event_type(q["eventTypeId"], q["eventTypeSlug"], q["username"], None)
         data = self.calendar.slots(event_type_id, q["start"], q["end"], time_zone=q["timeZone"],
@@ -377,12 +377,12 @@ class SandboxServer:
                                    range_format=q["range"])
         return 200, data, {}
 
-    async def _list(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
+    def _list(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
         items, pagination = self.calendar.list(inputs.list_query(request.query_params))
         return 200, items, {"pagination": pagination}
 
-    async def _create(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
-        body = inputs.create_booking(await self._json(request))
+    def _create(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
+        body = inputs.create_booking(parse_json(raw))
         event_type_id = self._resolve_event_type(body["eventTypeId"], body["eventTypeSlug"], body["username"],
                                                  body["teamSlug"])
         attendee = body["attendee"]
@@ -394,16 +394,16 @@ class SandboxServer:
             metadata=body["metadata"]))
         return 201, booking, {}
 
-    async def _get(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
+    def _get(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
         return 200, self.calendar.get(params["uid"]), {}
 
-    async def _cancel(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
-        body = inputs.cancel_booking(await self._json(request))
+    def _cancel(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
+        body = inputs.cancel_booking(parse_json(raw))
         cancelled_by = self.config.host.email if self._bearer(request) else None
         return 200, self.calendar.cancel(params["uid"], body["cancellationReason"], cancelled_by), {}
 
-    async def _reschedule(self, request: Request, params: dict[str, str]) -> tuple[int, Any, dict[str, Any]]:
-        body = inputs.reschedule_booking(await self._json(request))
+    def _reschedule(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
+        body = inputs.reschedule_booking(parse_json(raw))
         self.calendar.get(params["uid"])  # 404 before anything else, as Cal.com
         booking = self.calendar.reschedule(params["uid"], body["start"], rescheduled_by=body["rescheduledBy"],
                                            reason=body["reschedulingReason"])
@@ -432,9 +432,11 @@ class SandboxServer:
             return JSONResponse({"faults": []})
         if request.method == "POST":
             try:
-                raw = json.loads(await request.body() or b"{}")
+                raw = json.loads(await read_body(request) or b"{}")
                 specs = [FaultSpec.model_validate(item) for item in (raw if isinstance(raw, list) else [raw])]
-            except (ValueError, ValidationError, re.error) as exc:
+            except ApiError as error:  # over the body limit
+                return JSONResponse(self._error_body(request, error), status_code=error.status)
+            except (ValueError, RecursionError, ValidationError, re.error) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             added = [self.add_fault(spec) for spec in specs]
             return JSONResponse({"faults": [self._fault_json(f) for f in added]}, status_code=201)

@@ -11,10 +11,11 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from calbot.sandbox.availability import Availability
 from calbot.sandbox.config import SandboxConfig, SandboxEventType
 from calbot.sandbox.store import BookingStore, DuplicateSlotError
 from calbot.timezones import parse_instant
@@ -70,6 +71,7 @@ EXCEPTIONS = {
     403: ("ForbiddenException", "Forbidden"),
     404: ("NotFoundException", "Not Found"),
     409: ("ConflictException", "Conflict"),
+    413: ("PayloadTooLargeException", "Payload Too Large"),
     422: ("UnprocessableEntityException", "Unprocessable Entity"),
     429: ("ThrottlerException", "Too Many Requests"),
     500: ("InternalServerErrorException", "Internal Server Error"),
@@ -97,13 +99,6 @@ def iso(instant: datetime) -> str:
     """Cal.com's UTC output format: 2026-11-24T09:00:00.000Z."""
     instant = instant.astimezone(UTC)
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-
-
-def zoned_iso(local: datetime) -> str:
-    """A slot time as Cal.com's Luxon prints it: the zone's offset (2026-11-24T10:00:00.000+01:00), Z for UTC."""
-    text = local.isoformat(timespec="milliseconds")
-    zone = getattr(local.tzinfo, "key", None)
-    return text.removesuffix("+00:00") + "Z" if zone in ("UTC", "Etc/UTC") else text
 
 
 _UID_ALPHABET = string.ascii_letters + string.digits
@@ -144,7 +139,7 @@ class ListQuery:
     skip: int = 0
 
 
-class SandboxCalendar:
+class SandboxCalendar(Availability):
     def __init__(self, config: SandboxConfig, store: BookingStore,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.config = config
@@ -197,74 +192,14 @@ class SandboxCalendar:
             output["lengthInMinutesOptions"] = list(et.length_options)
         if et.requires_confirmation:
             output["confirmationPolicy"] = {"type": "always", "blockUnconfirmedBookingsInBooker": True}
+        if et.booking_window_days is not None:  # one object, as Cal.com's output service returns it
+            output["bookingWindow"] = {"type": "calendarDays", "value": et.booking_window_days, "rolling": False}
         return output
 
     def event_types(self) -> list[dict[str, Any]]:
         return [self.event_type_output(et) for et in self.config.event_types]
 
-    # -- availability ----------------------------------------------------------------------------------------------
-    def _working_window(self, day: date) -> tuple[datetime, datetime] | None:
-        """The host's working hours on a local day, as UTC instants (None on a day off)."""
-        schedule = self.config.schedule
-        if day.weekday() not in schedule.days:
-            return None
-        opens = datetime.combine(day, schedule.start, tzinfo=self.host_zone)
-        closes = datetime.combine(day, schedule.end, tzinfo=self.host_zone)
-        if schedule.end == time.max:  # "…-24:00" (parsed as 23:59:59.999999) closes at the next midnight
-            closes = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.host_zone)
-        return opens.astimezone(UTC), closes.astimezone(UTC)
-
-    def _in_bounds(self, et: SandboxEventType, start: datetime) -> bool:
-        now = self.now()
-        if start < now + timedelta(minutes=et.minimum_notice_minutes):
-            return False
-        if et.booking_window_days is None:
-            return True
-        # Cal.com's rolling window (calendar days): up to the end of the Nth day after today, in the host's zone.
-        last_day = now.astimezone(self.host_zone).date() + timedelta(days=et.booking_window_days)
-        return start < datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=self.host_zone)
-
-    def _within_hours(self, start: datetime, end: datetime) -> bool:
-        local_day = start.astimezone(self.host_zone).date()
-        window = self._working_window(local_day)
-        return window is not None and window[0] <= start and end <= window[1]
-
-    def _busy(self, start: datetime, end: datetime, ignore_uid: str | None = None) -> bool:
-        return any(b["uid"] != ignore_uid for b in self.store.overlapping(self.config.host.id, start, end))
-
-    def slots(self, event_type_id: int, start: datetime, end: datetime, *, time_zone: str = "UTC",
-              duration: int | None = None, reschedule_uid: str | None = None,
-              range_format: bool = False) -> dict[str, list[dict[str, Any]]]:
-        """Free slot starts in [start, end], keyed by date in `time_zone`, times with that zone's offset."""
-        et = self.event_type(event_type_id)
-        length = duration or et.length
-        step = timedelta(minutes=et.slot_interval or length)
-        zone = ZoneInfo(time_zone)
-        busy = [(parse_instant(b["start"]), parse_instant(b["end"]))
-                for b in self.store.overlapping(self.config.host.id, start - timedelta(days=1),
-                                                end + timedelta(days=1))
-                if b["uid"] != reschedule_uid]
-        data: dict[str, list[dict[str, Any]]] = {}
-        day = start.astimezone(self.host_zone).date() - timedelta(days=1)
-        last = end.astimezone(self.host_zone).date() + timedelta(days=1)
-        while day <= last:
-            window = self._working_window(day)
-            day += timedelta(days=1)
-            if window is None:
-                continue
-            cursor, closes = window
-            while cursor + timedelta(minutes=length) <= closes:
-                slot_end = cursor + timedelta(minutes=length)
-                if (start <= cursor <= end and self._in_bounds(et, cursor)
-                        and not any(b0 < slot_end and b1 > cursor for b0, b1 in busy)):
-                    local = cursor.astimezone(zone)
-                    item: dict[str, Any] = {"start": zoned_iso(local)}
-                    if range_format:
-                        item["end"] = zoned_iso(slot_end.astimezone(zone))
-                    data.setdefault(local.date().isoformat(), []).append(item)
-                cursor += step
-        return data
-
+    # -- availability (the rules themselves: calbot.sandbox.availability) -----------------------------------------
     def _check_bookable(self, et: SandboxEventType, start: datetime, end: datetime,
                         ignore_uid: str | None = None) -> None:
         if start < self.now():
