@@ -153,22 +153,21 @@ class _Link:
     image: bool
 
 
-def _skip_blanks(s: str, k: int) -> int:
-    while k < len(s) and s[k] in " \t":
-        k += 1
-    return k
+_BLANKS = re.compile(r"[ \t]*")
+_LABEL = re.compile(f"[^\\[\\]\\n]{{0,{_MAX_LABEL}}}")
+_ANGLE_DESTINATION = re.compile(f"[^<>\\n]{{0,{_MAX_DESTINATION}}}")
+_RAW_DESTINATION = re.compile(r"(?:[^\s()\\]+|\\.|\((?:[^\s()\\]|\\.)*\))*")  # one level of parentheses
+_TITLE = {'"': re.compile(r'[^"\n]*'), "'": re.compile(r"[^'\n]*"), "(": re.compile(r"[^)\n]*")}
 
 
 def _inline_link(s: str, i: int) -> _Link | object | None:
     """The inline link or image `[label](destination "title")` starting at s[i] ("[" or "!["); _PARTIAL when `s`
-    ends before that is known; None when it is not one."""
+    ends before that is known; None when it is not one (regular expressions: a held-back construct is re-read on
+    every piece of the stream)."""
     n = len(s)
     image = s[i] == "!"
-    j = k = i + (2 if image else 1)
-    while k < n and s[k] not in "[]\n":
-        k += 1
-        if k - j > _MAX_LABEL:
-            return None
+    j = i + (2 if image else 1)
+    k = _LABEL.match(s, j).end()
     if k == n:
         return _PARTIAL
     if s[k] != "]":
@@ -179,49 +178,33 @@ def _inline_link(s: str, i: int) -> _Link | object | None:
         return _PARTIAL
     if s[k] != "(":
         return None
-    k = _skip_blanks(s, k + 1)
+    k = _BLANKS.match(s, k + 1).end()
     if k == n:
         return _PARTIAL
     if s[k] == "<":
-        end = k + 1
-        while end < n and s[end] not in "<>\n" and end - k <= _MAX_DESTINATION:
-            end += 1
+        end = _ANGLE_DESTINATION.match(s, k + 1).end()
         if end == n:
             return _PARTIAL
         if s[end] != ">":
             return None
         destination, k = s[k + 1:end], end + 1
     else:
-        start, depth = k, 0
-        while k < n and s[k] not in " \t\n" and k - start <= _MAX_DESTINATION:
-            if s[k] == "\\":
-                k += 2
-                continue
-            if s[k] == "(":
-                depth += 1
-            elif s[k] == ")":
-                if depth == 0:
-                    break
-                depth -= 1
-            k += 1
-        if k >= n:
-            return _PARTIAL
-        if k - start > _MAX_DESTINATION:
+        end = _RAW_DESTINATION.match(s, k, k + _MAX_DESTINATION + 1).end()
+        if end - k > _MAX_DESTINATION:
             return None
-        destination = s[start:k]
-    k = _skip_blanks(s, k)
+        if end == n or (s[end] == "\\" and end + 1 == n) or (s[end] == "(" and ")" not in s[end:]):
+            return _PARTIAL  # the destination may go on (or close its parenthesis) in the next piece
+        destination, k = s[k:end], end
+    k = _BLANKS.match(s, k).end()
     if k == n:
         return _PARTIAL
-    if s[k] in "\"'(":
-        close = ")" if s[k] == "(" else s[k]
-        end = k + 1
-        while end < n and s[end] not in (close, "\n") and end - k <= _MAX_LABEL:
-            end += 1
+    if s[k] in _TITLE:
+        end = _TITLE[s[k]].match(s, k + 1).end()
         if end == n:
-            return _PARTIAL
-        if s[end] != close:
+            return _PARTIAL if end - k <= _MAX_LABEL else None
+        if s[end] != (")" if s[k] == "(" else s[k]):
             return None
-        k = _skip_blanks(s, end + 1)
+        k = _BLANKS.match(s, end + 1).end()
         if k == n:
             return _PARTIAL
     if s[k] != ")":
