@@ -25,6 +25,9 @@ check openapi-core cannot make; see API-NOTES.md):
   legacy controllers) we need to catch. Operations that declare no version (/v2/me) accept any valid version.
 * `Authorization`, when sent, must be `Bearer <token>`.
 * GET /v2/slots 200 is checked against the documented shape instead of its (wrong) schema, see `_check_slots`.
+* EventTypeOutput_2024_06_14.bookingWindow is read as one window object (or the documented array of them):
+  Cal.com's output service returns the object (`{"type": "calendarDays", "value": 30, "rolling": false}`, from
+  getResponseEventTypeFutureBookingLimits); the generator wrapped the variants in an array.
 * Non-2xx responses are checked against the error envelope of API-NOTES §2 (the spec documents no errors).
 """
 
@@ -106,6 +109,10 @@ def _patched(raw: dict[str, Any]) -> dict[str, Any]:
         if parameter.get("in") == "query" and parameter.get("name") == "status":
             parameter["style"] = "form"
             parameter["explode"] = False
+    event_type = spec["components"]["schemas"]["EventTypeOutput_2024_06_14"]["properties"]
+    window = event_type["bookingWindow"]
+    event_type["bookingWindow"] = {"description": window.get("description", ""),
+                                   "anyOf": [window, copy.deepcopy(window["items"])]}
     return spec
 
 

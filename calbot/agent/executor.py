@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from calbot.agent.account import Account
 from calbot.agent.session import Proposal, SessionState, User
+from calbot.agent.slots import Bounds, StartRefused, free_windows, step_minutes
 from calbot.agent.tools import (
     TOOL_ARGS,
     BookMeetingArgs,
@@ -54,14 +55,14 @@ from calbot.explain import explain
 from calbot.timezones import (
     TimeInputError,
     UnknownTimeZoneError,
+    clock_instants,
     format_span,
-    format_time,
     format_when,
+    format_window,
     get_zone,
     local_date,
     local_days_range,
     local_wall,
-    localize,
     parse_date,
     parse_start,
     resolve_zone,
@@ -73,13 +74,11 @@ log = logging.getLogger(__name__)
 
 MAX_AVAILABILITY_DAYS = 14
 ALTERNATIVES_WINDOW_DAYS = 7  # slots fetched around a requested time: that day and the following days
-MAX_ALTERNATIVES = 5
 MAX_LISTED = 25
 NEAREST_WINDOW_DAYS = 7  # when nothing matches, the nearest bookings are looked for this far around
 RECENT_LIST_SECONDS = 60.0  # a list_meetings answer is reused this long for proposals (never at Confirm)
 RECENT_LISTS_KEPT = 64
 OVERLAP_MARGIN = timedelta(days=1)  # bookings looked at around a new time for overlap warnings
-MAX_YEARS_AHEAD = 2
 MAX_NAMES_SHOWN = 10  # people named per meeting in a tool result
 # The key under which a booking's text written by other people travels in tool results (see _view, prompt.RULES).
 UNTRUSTED = "untrusted"
@@ -103,24 +102,6 @@ _FORMAT_HINTS = {
     "date": "use YYYY-MM-DD", "end_date": "use YYYY-MM-DD", "from_date": "use YYYY-MM-DD", "to_date": "use YYYY-MM-DD",
     "at_time": "use HH:MM (24-hour)", "booking_uid": "use the uid exactly as a tool result gave it",
 }
-
-
-def _step_minutes(slots: list[Slot], duration: int) -> int:
-    """The grid meetings start on: the smallest gap between consecutive free slot starts."""
-    gaps = [int((b.start - a.start).total_seconds() // 60) for a, b in zip(slots, slots[1:])]
-    return min((g for g in gaps if g > 0), default=duration)
-
-
-def _free_windows(slots: list[Slot], duration: int) -> list[tuple[datetime, datetime]]:
-    """Consecutive free slots merged into (first start, last end) windows."""
-    windows: list[tuple[datetime, datetime]] = []
-    for slot in slots:
-        end = slot.end or slot.start + timedelta(minutes=duration)
-        if windows and slot.start <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
-        else:
-            windows.append((slot.start, end))
-    return windows
 
 
 @dataclass(frozen=True)
@@ -266,8 +247,12 @@ class Executor:
                 SetTimeZoneArgs: self._set_time_zone,
             }[type(args)]
             result = await handler(state, args)
-        except TimeInputError as exc:
-            result = _fail("invalid_time", str(exc))
+        except TimeInputError as exc:  # a StartRefused also says why: past, too far ahead...
+            why = {"reason": exc.reason} if isinstance(exc, StartRefused) else {}
+            result = _fail("invalid_time", str(exc), **why)
+        except OverflowError:  # the backstop: inputs are range-checked (tools.py, timezones.py) so this never happens
+            log.warning("tool %s: date arithmetic overflowed", name)
+            result = _fail("invalid_time", "That date is too far from today for calbot; ask for a date within a year.")
         except CalcomError as exc:
             log.info("tool %s failed: %s", name, type(exc).__name__)
             result = _fail("calendar_error", explain(exc))
@@ -351,32 +336,34 @@ class Executor:
         if last < today:
             return _fail("invalid_time", f"{last.isoformat()} is in the past (today is {today.isoformat()} in "
                                          f"{zone}). Ask about a day from today on.")
-        first = max(first, today)
+        bounds = self._bounds(zone)
+        first, last, note = bounds.bookable_days(max(first, today), last)  # StartRefused: too far ahead, and why
         if (last - first).days + 1 > MAX_AVAILABILITY_DAYS:
             return _fail("invalid_arguments", f"Ask for at most {MAX_AVAILABILITY_DAYS} days at once.")
         duration, problem = self._duration(args.duration_minutes)
         if problem:
             return problem
         window = local_days_range(first, last, zone)
-        slots = [s for s in await self._slots(max(window.start, now), window.end, zone, duration)
-                 if window.contains(s.start)]
+        slots = [s for s in await self._slots(max(window.start, now), min(window.end, bounds.latest), zone, duration)
+                 if window.contains(s.start) and bounds.accepts(s.start)]
         by_day: dict[str, list[Slot]] = {}
         for slot in slots:
             by_day.setdefault(local_date(slot.start, zone).isoformat(), []).append(slot)
         days = []
         for day, day_slots in sorted(by_day.items()):
-            windows = _free_windows(day_slots, duration)
+            windows = free_windows(day_slots, duration)
             days.append({
                 "date": day, "weekday": parse_date(day).strftime("%A"),
-                "free_local": [f"{format_time(a, zone)}-{format_time(b, zone)}" for a, b in windows],
+                "free_local": [format_window(a, b, zone) for a, b in windows],
                 "free_utc": [f"{to_utc_iso(a)}/{to_utc_iso(b)}" for a, b in windows],
             })
         return {
             "ok": True, "time_zone": zone, "duration_minutes": duration,
-            "starts_every_minutes": _step_minutes(slots, duration),
+            "starts_every_minutes": step_minutes(slots, duration),
             "days": days, "no_free_time": not days,
             "how_to_book": "Meetings may start at the free times shown (on the starts_every_minutes grid) and must end "
                            "by the end of a free window. book_meeting takes start=YYYY-MM-DDTHH:MM, local time.",
+            **({"note": note} if note else {}),
         }
 
     async def _list_meetings(self, state: SessionState, args: ListMeetingsArgs) -> dict[str, Any]:
@@ -396,19 +383,16 @@ class Executor:
 
         after = before = None
         window = None
-        target = None
+        target, targets = None, []
         if dated:
             first = parse_date(args.from_date or "")
             last = parse_date(args.to_date) if args.to_date else first
             window = local_days_range(first, last, zone)
             after = window.start - timedelta(days=NEAREST_WINDOW_DAYS)
             before = window.end + timedelta(days=NEAREST_WINDOW_DAYS)
-            if args.at_time:
-                hour, minute = (int(x) for x in args.at_time.split(":"))
-                if hour > 23 or minute > 59:
-                    return _fail("invalid_time", f"{args.at_time} is not a time of day.")
-                target = localize(datetime.combine(first, datetime.min.time()).replace(hour=hour, minute=minute),
-                                  zone).astimezone(UTC)
+            if args.at_time:  # two instants when the clock reads it twice that night (or the one its offset names)
+                targets = clock_instants(first, args.at_time, zone)
+                target = targets[0]
         owner = self.is_owner(state)
         scope = None if owner else state.user.email
         bookings = await self.client.list_bookings(
@@ -423,8 +407,8 @@ class Executor:
             matches, nearby = bookings, []
         else:
             in_range = [b for b in bookings if window.contains(b.start)]
-            if target is not None:
-                matches = [b for b in in_range if b.start <= target < b.end]
+            if target is not None:  # any meeting running then, also one that began the evening before
+                matches = [b for b in bookings if any(b.start <= t < b.end for t in targets)]
                 reference = target
             else:
                 matches = in_range
@@ -440,7 +424,7 @@ class Executor:
         if len(matches) > len(shown):
             result["not_shown"] = len(matches) - len(shown)
         if dated:
-            result["looked_for"] = (format_when(target, zone) if target else
+            result["looked_for"] = (" or ".join(format_when(t, zone) for t in targets) if targets else
                                     f"{args.from_date}" + (f" to {args.to_date}" if args.to_date else ""))
         if not matches:
             result["nearest"] = [self._view(state, b) for b in nearby]
@@ -500,45 +484,35 @@ class Executor:
             duration=duration if event_type.has_multiple_lengths else None,
             booking_uid_to_reschedule=reschedule_uid)
 
+    def _bounds(self, zone: str, event_type_id: int | None = None) -> Bounds:
+        event_type = self.account.find_event_type(event_type_id) or self.account.event_type
+        return Bounds.of(self.clock(), zone, event_type, self.account.host_time_zone)
+
     def _future_start(self, text: str | None, zone: str) -> datetime:
-        """The requested start as UTC; TimeInputError (-> invalid_time) when it is past or absurdly far ahead."""
+        """The requested start as UTC; StartRefused (-> invalid_time with its reason) when it is past or beyond
+        calbot's horizon. The event type's own window is checked with its free slots (_slot_check)."""
         start = parse_start(text or "", zone)
-        now = self.clock()
-        if start <= now:
-            raise TimeInputError(f"{format_when(start, zone)} is in the past (it is now "
-                                 f"{format_when(now, zone)}). Ask for a time that is still ahead.")
-        if start > now + timedelta(days=366 * MAX_YEARS_AHEAD):
-            raise TimeInputError(f"{format_when(start, zone)} is more than {MAX_YEARS_AHEAD} years "
-                                 "ahead; calbot does not book that far out.")
+        Bounds.of(self.clock(), zone).refuse_start(start)
         return start
 
     async def _slot_check(self, state: SessionState, start: datetime, duration: int, *,
                           event_type_id: int | None = None,
                           reschedule_uid: str | None = None) -> dict[str, Any] | None:
-        """None when `start` is a free slot; else a slot_unavailable result with the nearest free slots."""
+        """None when `start` is a free slot; else why not (the event type's booking window, or a slot_unavailable
+        result with its reason and the nearest free slots calbot accepts: see calbot.agent.slots)."""
         zone = state.user.time_zone
+        bounds = self._bounds(zone, event_type_id)
+        try:
+            bounds.refuse_start(start)
+        except StartRefused as exc:
+            return _fail("invalid_time", str(exc), reason=exc.reason)
         day = local_date(start, zone)
         window = local_days_range(day, day + timedelta(days=ALTERNATIVES_WINDOW_DAYS - 1), zone)
-        slots = await self._slots(max(window.start, self.clock()), window.end, zone, duration,
+        slots = await self._slots(max(window.start, self.clock()), min(window.end, bounds.latest), zone, duration,
                                   event_type_id, reschedule_uid)
         if any(slot.start == start for slot in slots):
             return None
-        return self._unavailable(state, start, slots)
-
-    def _unavailable(self, state: SessionState, start: datetime, slots: list[Slot]) -> dict[str, Any]:
-        zone = state.user.time_zone
-        day = local_date(start, zone)
-        same_day = sorted((s for s in slots if local_date(s.start, zone) == day),
-                          key=lambda s: abs((s.start - start).total_seconds()))[:3]
-        later = [s for s in slots if local_date(s.start, zone) > day]
-        chosen = sorted(same_day, key=lambda s: s.start) + later[: MAX_ALTERNATIVES - len(same_day)]
-        return _fail(
-            "slot_unavailable",
-            f"{format_when(start, zone)} is not free on the calendar.",
-            requested={"start_local": local_wall(start, zone), "start_utc": to_utc_iso(start)},
-            alternatives=[{"start": local_wall(s.start, zone), "start_utc": to_utc_iso(s.start),
-                           "when": format_when(s.start, zone)} for s in chosen],
-        )
+        return bounds.unavailable(start, duration, slots)
 
     async def _overlap_warnings(self, state: SessionState, start: datetime, end: datetime,
                                 ignore_uid: str | None = None) -> list[str]:
@@ -782,7 +756,7 @@ class Executor:
                                            if proposal.action == "reschedule" else None)
         except CalcomError:
             check = None
-        if check:
+        if check and check.get("alternatives"):
             outcome["alternatives"] = check["alternatives"]
         return outcome
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import date
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from calbot.timezones import parse_date
+from calbot.timezones import clock_instants, in_supported_range, out_of_range, parse_date
 from calbot.validation import normalise_email, strip_control
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 START_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2})?$"
-TIME_PATTERN = r"^\d{2}:\d{2}$"
+TIME_PATTERN = r"^\d{2}:\d{2}(Z|z|[+-]\d{2}:?\d{2})?$"
 UID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 
 _START_DOC = ("In the user's time zone as YYYY-MM-DDTHH:MM (for example 2026-11-24T15:00), or ISO 8601 with an "
@@ -49,7 +50,25 @@ class ToolArgs(BaseModel):
 
 def _check_date(value: str | None) -> str | None:
     if value is not None:
-        parse_date(value)  # refuses 2026-02-30 with a plain sentence
+        parse_date(value)  # refuses 2026-02-30 and 9999-12-31 with a plain sentence
+    return value
+
+
+def _check_start(value: str | None) -> str | None:
+    """Only the calendar range here (the zone is the executor's): 9999-12-31T23:59 is refused in words."""
+    if value is not None:
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return value  # an impossible date: the executor's parse_start says so
+        if not in_supported_range(day):
+            raise out_of_range("time", value)
+    return value
+
+
+def _check_clock(value: str | None) -> str | None:
+    if value is not None:
+        clock_instants(date(2000, 1, 1), value, "UTC")  # refuses 24:00 and 23:60 with a plain sentence
     return value
 
 
@@ -84,6 +103,8 @@ class BookMeetingArgs(ToolArgs):
     duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60,
                                          description="Meeting length in minutes. Omit for the default length.")
 
+    _start = field_validator("start")(_check_start)
+
     @field_validator("attendee_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
@@ -113,9 +134,12 @@ class ListMeetingsArgs(ToolArgs):
                                 description="Last day (included), YYYY-MM-DD. Omit for the same day as from_date.")
     at_time: str | None = Field(default=None, pattern=TIME_PATTERN,
                                 description="HH:MM local time to find the meeting happening then (for example "
-                                            "'my 3pm meeting'); needs from_date.")
+                                            "'my 3pm meeting'); needs from_date. On the night clocks go back, a "
+                                            "time that happens twice is looked up at both; add the offset "
+                                            "(02:30+01:00) to name one.")
 
     _dates = field_validator("from_date", "to_date")(_check_date)
+    _clock = field_validator("at_time")(_check_clock)
 
 
 class CancelMeetingArgs(ToolArgs):
@@ -137,6 +161,8 @@ class RescheduleMeetingArgs(ToolArgs):
                                     description="uid of the meeting, exactly as a tool result gave it.")
     new_start: str | None = Field(default=None, pattern=START_PATTERN, description=_START_DOC)
     reason: str | None = Field(default=None, max_length=1000, description="Why, if the user said.")
+
+    _start = field_validator("new_start")(_check_start)
 
 
 class SetTimeZoneArgs(ToolArgs):

@@ -172,6 +172,15 @@ class BookingField(_Output):
     hidden: bool = False
 
 
+class BookingWindow(_Output):
+    """How far ahead an event type can be booked (EventTypeOutput_2024_06_14.bookingWindow): `calendarDays` or
+    `businessDays` with a number `value` (`rolling`: counted in days that have free time), or `range` with two
+    YYYY-MM-DD dates. Kept loose: calbot.agent.slots reads what it understands and ignores the rest."""
+    type: Any = None
+    value: Any = None
+    rolling: Any = None
+
+
 class EventType(_Output):
     id: int
     slug: str = ""
@@ -183,11 +192,20 @@ class EventType(_Output):
     hidden: bool = False
     booking_fields: list[BookingField] = Field(default_factory=list, alias="bookingFields")
     booking_url: str | None = Field(default=None, alias="bookingUrl")
+    booking_window: BookingWindow | None = Field(default=None, alias="bookingWindow")
 
     @field_validator("booking_fields", mode="before")
     @classmethod
     def _null_list(cls, value: Any) -> Any:
         return [] if value is None else value
+
+    @field_validator("booking_window", mode="before")
+    @classmethod
+    def _one_window(cls, value: Any) -> Any:
+        """Cal.com sends one object; the OpenAPI document describes an array of them. Anything else: no window."""
+        if isinstance(value, list):
+            value = value[0] if value else None
+        return value if isinstance(value, dict) else None
 
     @property
     def allowed_lengths(self) -> list[int]:

@@ -1,12 +1,14 @@
 """A small stateful Cal.com v2 behind respx, for executor tests.
 
 It keeps bookings in memory and answers the endpoints calbot uses with Cal.com's shapes, status codes and messages
-(API-NOTES §2–§10): availability from a Mon–Fri 09:00–17:00 host schedule, taken slots, past starts, cancel twice,
-reschedule creating a new uid. Every request it receives is recorded in `requests` so tests can assert exactly which
-writes reached the calendar. Tests that need a failure queue one with `fail_next`.
+(API-NOTES §2–§10): availability from a Mon–Fri 09:00–17:00 host schedule (slots listed up to one year from now, as
+Cal.com clamps them), taken slots, past starts, cancel twice, reschedule creating a new uid. Every request it receives
+is recorded in `requests` so tests can assert exactly which writes reached the calendar. Tests that need a failure
+queue one with `fail_next`.
 
 Its event types are full EventTypeOutput_2024_06_14 objects with `minimumBookingNotice: 0`: the fake enforces no
-minimum notice (only "not in the past"), and says so. tests/fakes/sandbox_calcom.py offers the same helpers over the
+minimum notice (only "not in the past") unless a test sets one (`require_notice`), nor a booking window unless a
+test sets one (`limit_booking_window`). tests/fakes/sandbox_calcom.py offers the same helpers over the
 sandbox calendar, configured to match (same host, event types, hours, clock and no minimum notice).
 """
 
@@ -31,6 +33,11 @@ from tests.http.cal_payloads import OMIT, event_type_json
 BASE_URL = "https://api.cal.com/v2"
 API_KEY = "cal_test_fakekey123"
 SLOT_TAKEN = "User either already has booking at this time or is not available"
+OUT_OF_BOUNDS = (
+    "The event type can't be booked at the \"start\" time provided. This could be because it's too soon (violating "
+    "the minimum booking notice) or too far in the future (outside the event's scheduling window). Try fetching "
+    "available slots first using the GET /v2/slots endpoint and then make a booking with \"start\" time equal to one "
+    "of the available slots: https://cal.com/docs/api-reference/v2/slots")
 MSG_SINGLE_LENGTH = ("Can't specify 'lengthInMinutes' because event type does not have multiple possible lengths. "
                      "Please, remove the 'lengthInMinutes' field from the request.")
 
@@ -137,6 +144,28 @@ class FakeCalcom:
     def allow_lengths(self, event_type_id: int, lengths: list[int]) -> None:
         """Give the event type several lengths ("multiple durations"): lengthInMinutes may then be one of them."""
         self._event_type(event_type_id)["lengthInMinutesOptions"] = list(lengths)
+
+    def limit_booking_window(self, event_type_id: int, days: int) -> None:
+        """The event type can be booked at most `days` calendar days ahead (Cal.com's bookingWindow, type
+        calendarDays, not rolling): no slots after the end of that day (in the host's zone, as the sandbox counts
+        it) and a create or reschedule there is refused with Cal.com's out-of-bounds message."""
+        self._event_type(event_type_id)["bookingWindow"] = {"type": "calendarDays", "value": days, "rolling": False}
+
+    def require_notice(self, event_type_id: int, minutes: int) -> None:
+        """The event type needs `minutes` of notice (minimumBookingNotice): no slots sooner, a create sooner is
+        refused with Cal.com's out-of-bounds message."""
+        self._event_type(event_type_id)["minimumBookingNotice"] = minutes
+
+    def _too_soon(self, event_type: dict[str, Any], start: datetime) -> bool:
+        return start < self.now + timedelta(minutes=event_type.get("minimumBookingNotice") or 0)
+
+    def _beyond_window(self, event_type: dict[str, Any], start: datetime) -> bool:
+        window = event_type.get("bookingWindow") or {}
+        if window.get("type") != "calendarDays":
+            return False
+        zone = ZoneInfo(self.host_zone)
+        last_day = self.now.astimezone(zone).date() + timedelta(days=window["value"])
+        return start >= datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
 
     def client(self, api_key: str | None = None) -> CalcomClient:
         """A CalcomClient for this fake (only answered while `install()`ed on an active respx router)."""
@@ -245,12 +274,14 @@ class FakeCalcom:
         event_type = self._event_type(int(q["eventTypeId"]))
         minutes = int(q.get("duration") or event_type["lengthInMinutes"])
         zone = ZoneInfo(q.get("timeZone") or "UTC")
-        start, end = parse(q["start"]), parse(q["end"])
+        start, end = parse(q["start"]), min(parse(q["end"]), one_year_after(self.now))  # Cal.com's clamp
         cursor = start.replace(minute=0, second=0, microsecond=0)
         data: dict[str, list[dict[str, str]]] = {}
         while cursor <= end:
             slot_end = cursor + timedelta(minutes=minutes)
-            if cursor >= start and self._free(cursor, slot_end, minutes, q.get("bookingUidToReschedule")):
+            if (cursor >= start and not self._beyond_window(event_type, cursor)
+                    and not self._too_soon(event_type, cursor)
+                    and self._free(cursor, slot_end, minutes, q.get("bookingUidToReschedule"))):
                 local = cursor.astimezone(zone)
                 item = {"start": local.isoformat(timespec="milliseconds")}
                 if q.get("format") == "range":
@@ -325,6 +356,8 @@ class FakeCalcom:
         minutes = body.get("lengthInMinutes") or event_type["lengthInMinutes"]
         if start < self.now:
             return self._error(request, 400, "BadRequestException", "Attempting to book a meeting in the past.")
+        if self._beyond_window(event_type, start) or self._too_soon(event_type, start):
+            return self._error(request, 400, "BadRequestException", OUT_OF_BOUNDS)
         if not self._free(start, start + timedelta(minutes=minutes), minutes):
             return self._error(request, 400, "BadRequestException", SLOT_TAKEN)
         attendee = body["attendee"]
@@ -375,6 +408,8 @@ class FakeCalcom:
         minutes = event_type["lengthInMinutes"]
         if start < self.now:
             return self._error(request, 400, "BadRequestException", "Attempting to book a meeting in the past.")
+        if self._beyond_window(event_type, start) or self._too_soon(event_type, start):
+            return self._error(request, 400, "BadRequestException", OUT_OF_BOUNDS)
         if not self._free(start, start + timedelta(minutes=minutes), minutes, ignore_uid=uid):
             return self._error(request, 400, "BadRequestException", SLOT_TAKEN)
         attendee = old["attendees"][0]
@@ -394,6 +429,15 @@ class FakeCalcom:
         """API-NOTES §7: moved by the host → accepted; by anyone else on a confirm-first type → pending."""
         by_host = (rescheduled_by or "").lower() == self.host_email.lower()
         return "pending" if "confirmationPolicy" in event_type and not by_host else "accepted"
+
+
+def one_year_after(now: datetime) -> datetime:
+    """How far Cal.com lists slots: its getSchedule input clamps `endTime` to dayjs().add(1, "year") (the same day and
+    time next year; 29 February becomes 28 February)."""
+    try:
+        return now.replace(year=now.year + 1)
+    except ValueError:
+        return now.replace(year=now.year + 1, day=28)
 
 
 def at(day: date, hh: int, mm: int = 0, zone: str = "Europe/London") -> datetime:

@@ -197,6 +197,15 @@ class SandboxCalcom:
         """The event type requires the host's confirmation: new bookings start "pending" (API-NOTES §3)."""
         self._reconfigure(event_type_id, requires_confirmation=True)
 
+    def limit_booking_window(self, event_type_id: int, days: int) -> None:
+        """The event type can be booked at most `days` calendar days ahead (bookingWindow calendarDays, not
+        rolling), as FakeCalcom.limit_booking_window."""
+        self._reconfigure(event_type_id, booking_window_days=days)
+
+    def require_notice(self, event_type_id: int, minutes: int) -> None:
+        """The event type needs `minutes` of notice (minimumBookingNotice), as FakeCalcom.require_notice."""
+        self._reconfigure(event_type_id, minimum_notice_minutes=minutes)
+
     def allow_lengths(self, event_type_id: int, lengths: list[int]) -> None:
         """Give the event type several lengths ("multiple durations"): lengthInMinutes may then be one of them."""
         self._reconfigure(event_type_id, length_options=tuple(lengths))

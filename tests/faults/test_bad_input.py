@@ -194,13 +194,15 @@ async def test_a_past_time_is_refused(make_chat, model, respx_cal):
 
 
 async def test_a_time_three_years_ahead_is_refused(make_chat, model, sandbox_cal):
-    """A start three years ahead: told calbot does not book more than 2 years ahead."""
+    """A start three years ahead: told it is too far ahead, that calbot books one year ahead, and until when."""
     chat = make_chat(sandbox_cal)
 
     turn = await refused_booking(chat, model, start="2029-11-26T10:00", reason="budget review")
 
     [sentence] = turn.told
-    assert sentence.endswith("is more than 2 years ahead; calbot does not book that far out.")
+    assert sentence == ("Monday 26 November 2029, 10:00 CET (Europe/Berlin) is too far ahead: calbot books at most one "
+                        "year ahead (Cal.com lists free times no further), until Tuesday 23 November 2027, 09:00 CET "
+                        "(Europe/Berlin).")
     assert_state_intact(chat.state, user=chat.user_before,
                         pending=("book_meeting", {"start": "2029-11-26T10:00", "reason": "budget review"}))
     assert sandbox_cal.writes() == [] and slot_gets(sandbox_cal) == 0

@@ -605,7 +605,8 @@ def test_parse_start_refuses_instants_outside_the_supported_range(text: str, zon
 
 
 @pytest.mark.parametrize(("first", "last"), [(date(9999, 12, 31), date(9999, 12, 31)), (date(1, 1, 1), date(1, 1, 1)),
-                                             (date(2026, 11, 24), date(9999, 12, 31)), (date(1, 1, 1), date(2026, 1, 1))])
+                                             (date(2026, 11, 24), date(9999, 12, 31)),
+                                             (date(1, 1, 1), date(2026, 1, 1))])
 def test_local_days_range_at_the_ends_of_the_calendar_is_a_sentence(first: date, last: date) -> None:
     with pytest.raises(TimeInputError) as info:
         local_days_range(first, last, "Pacific/Kiritimati")

@@ -394,3 +394,49 @@ def test_unknown_key_is_named_in_the_error() -> None:
         ListMeetingsArgs.model_validate({"statuss": "past"})
     assert [e["loc"] for e in info.value.errors()] == [("statuss",)]
     assert info.value.errors()[0]["type"] == "extra_forbidden"
+
+
+# -- issue 15, finding 8: every argument is range-checked into a sentence ------------------------------------------
+
+DATE_FIELDS = [(CheckAvailabilityArgs, "date"), (CheckAvailabilityArgs, "end_date"), (ListMeetingsArgs, "from_date"),
+               (ListMeetingsArgs, "to_date")]
+START_FIELDS = [(BookMeetingArgs, "start"), (RescheduleMeetingArgs, "new_start")]
+
+
+@pytest.mark.parametrize(("model", "field"), DATE_FIELDS)
+@pytest.mark.parametrize("value", ["0001-01-01", "1899-12-31", "3000-01-01", "9999-12-31"])
+def test_dates_outside_the_supported_range_are_refused_in_words(model: type, field: str, value: str) -> None:
+    arguments = {"date": "2026-11-24", field: value} if model is CheckAvailabilityArgs else {field: value}
+    with pytest.raises(ValidationError) as info:
+        model.model_validate(arguments)
+    [error] = info.value.errors()
+    assert error["loc"] == (field,)
+    assert f"The date {value!r} is outside the dates calbot works with (1900-01-01 to 2999-12-31)." in error["msg"]
+
+
+@pytest.mark.parametrize(("model", "field"), START_FIELDS)
+@pytest.mark.parametrize("value", ["9999-12-31T23:59", "0001-01-01T00:00+14:00", "3000-01-01T00:00Z",
+                                   "1899-12-31T12:00"])
+def test_starts_outside_the_supported_range_are_refused_in_words(model: type, field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        model.model_validate({field: value})
+    [error] = info.value.errors()
+    assert error["loc"] == (field,)
+    assert "is outside the dates calbot works with (1900-01-01 to 2999-12-31)" in error["msg"]
+
+
+@pytest.mark.parametrize("value", ["24:00", "23:60", "99:99", "25:30+01:00"])
+def test_at_time_must_be_a_time_of_day(value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        ListMeetingsArgs.model_validate({"from_date": "2026-11-24", "at_time": value})
+    [error] = info.value.errors()
+    assert error["loc"] == ("at_time",)
+    assert "is not a time of day" in error["msg"]
+
+
+# -- issue 15, finding 9: a clock time that happens twice can be named with its own arguments -----------------------
+
+@pytest.mark.parametrize("value", ["02:30+01:00", "02:30+0200", "02:30-05:00", "15:00Z"])
+def test_at_time_takes_an_offset(value: str) -> None:
+    assert ListMeetingsArgs.model_validate({"from_date": "2026-10-25", "at_time": value}).at_time == value
+    assert validator("list_meetings").is_valid({"from_date": "2026-10-25", "at_time": value})
