@@ -137,6 +137,8 @@ class PageRenderer:
                 await step.update()
             if event.name == "list_meetings" and event.result.get("ok"):
                 await cl.Message(content=render.meetings_markdown(event.result)).send()
+            elif event.name == "set_time_zone" and event.result.get("pending_times"):
+                await cl.Message(content=render.zone_change_markdown(event.result)).send()
         elif isinstance(event, ProposalReady):
             await self.show_proposal(event)
         elif isinstance(event, ProposalWithdrawn):

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from calbot import safe_text
+from calbot.agent.pending import describe
 from calbot.agent.session import Proposal
 from calbot.timezones import format_span, get_zone, parse_instant, zone_abbreviation
 
@@ -119,6 +120,12 @@ def _when_cells(view: dict[str, Any], zone: str) -> tuple[str, str]:
     return day, f"{first:%H:%M}–{last:%H:%M} {zone_abbreviation(first)}"
 
 
+def zone_change_markdown(result: dict[str, Any]) -> str:
+    """A set_time_zone result that moved a pending time: the new zone and what became of the time already given."""
+    return (f"🕓 Times are now read and shown in **{escape(result.get('time_zone'))}**. "
+            f"{escape(describe(list(result.get('pending_times') or [])))}")
+
+
 def meetings_markdown(result: dict[str, Any]) -> str:
     """A list_meetings result as a table: when, what, with whom, status, in the user's zone (named)."""
     zone = str(result.get("time_zone") or "UTC")
@@ -132,7 +139,10 @@ def meetings_markdown(result: dict[str, Any]) -> str:
         if not nearest:
             return head
         return head + "\n\n" + _table(nearest, zone, "Nearest meetings")
-    if looked_for:
+    if looked_for and result.get("ambiguous"):
+        text = _table(meetings, zone, f"{len(meetings)} meetings match {escape(looked_for)}: which one do you mean?",
+                      name_zone=zone not in str(looked_for))
+    elif looked_for:
         text = _table(meetings, zone, f"Meetings for {escape(looked_for)}", name_zone=zone not in str(looked_for))
     else:
         text = _table(meetings, zone, "Your meetings")

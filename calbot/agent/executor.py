@@ -27,6 +27,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from calbot.agent.account import Account
+from calbot.agent.choice import clear_choice, needs_choice, require_choice
+from calbot.agent.pending import describe, keep_pending_instants
 from calbot.agent.session import Proposal, SessionState, User
 from calbot.agent.slots import Bounds, StartRefused, free_windows, step_minutes
 from calbot.agent.tools import (
@@ -197,9 +199,10 @@ class Executor:
         except UnknownTimeZoneError:
             log.info("ignored an unknown browser time zone")
             return False
-        changed = zone != state.user.time_zone
+        previous = state.user.time_zone
         state.user.time_zone, state.user.time_zone_source = zone, "browser"
-        return changed
+        keep_pending_instants(state, previous, zone)
+        return zone != previous
 
     def is_owner(self, state: SessionState) -> bool:
         return state.user.email_verified and same_email(state.user.email, self.account.owner_email)
@@ -321,6 +324,11 @@ class Executor:
         result: dict[str, Any] = {"ok": True, "time_zone": zone, "previous_time_zone": previous,
                                   "now_local": format_when(self.clock(), zone),
                                   "note": f"From now on times are read and shown in {zone}."}
+        kept = keep_pending_instants(state, previous, zone)
+        if kept:  # the page shows `pending_times` itself; the model is told to pass the new wall times
+            result["pending_times"] = kept
+            result["pending_note"] = (describe(kept) + " The pending call already has the converted time: do not "
+                                      "pass the old wall time again.")
         if state.proposal is not None:
             result["open_proposal"] = ("The open proposal was written in the old zone; it still stands at the same "
                                        "instant.")
@@ -430,6 +438,15 @@ class Executor:
             result["nearest"] = [self._view(state, b) for b in nearby]
             result["note"] = ("No meeting matches. Do not pick one of the nearest meetings unless the user "
                               "confirms it is the one they mean.")
+        if target is not None and len(matches) > 1:
+            result["ambiguous"] = True
+            result["ask_user"] = (f"{len(matches)} meetings match {format_when(target, zone)}. Ask the user which "
+                                  "one they mean; do not pick one yourself.")
+        unclear = (shown if target is not None and len(matches) > 1 else []) + nearby
+        if unclear:
+            require_choice(state, [b.uid for b in unclear])
+        else:
+            clear_choice(state)
         if not state.user.email_verified:
             result["scope"] = "only meetings booked in this chat (the user's email is not verified)"
         elif owner:
@@ -558,6 +575,9 @@ class Executor:
         if uid not in state.seen_booking_uids:
             return _fail("unknown_booking", f"No meeting with uid {uid!r} has been shown in this chat. Call "
                                             "list_meetings to find the meeting, then use its uid.")
+        if not fresh and needs_choice(state, uid):
+            return _fail("ask_which", "The user's words match more than one meeting (or none exactly). Ask the user "
+                                      "which meeting they mean and wait for the answer; do not pick one yourself.")
         booking = None if fresh else self._recent_booking(uid)
         if booking is None:
             try:

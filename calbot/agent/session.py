@@ -66,6 +66,10 @@ class SessionState(BaseModel):
     proposal: Proposal | None = None
     finished_proposals: dict[str, dict[str, Any]] = Field(default_factory=dict)  # id -> outcome (confirm once)
     notices_shown: bool = False  # the first reply carries the configuration notices
+    # A lookup by time that matched several meetings (or none, offering the nearest): in that same turn (the history
+    # not yet grown) none of them may be proposed for a change: the user must say which one (agent/choice.py).
+    choice_uids: list[str] = Field(default_factory=list)
+    choice_turn: int = -1
     _answering: str | None = PrivateAttr(default=None)  # the message being answered (not serialised)
 
     # -- serialisation ---------------------------------------------------------------------------------------------
