@@ -28,6 +28,7 @@ from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnRes
 from calbot.agent.session import SessionState, User
 from calbot.calcom.budget import chat_scope
 from calbot.config import DEFAULT_OPENAI_BASE_URL, Settings
+from calbot.explain import refused_server
 from calbot.logs import install_redaction
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox
@@ -158,6 +159,10 @@ class ChatService:
         if withdrawn is not None:
             await emit(ProposalWithdrawn(withdrawn))
 
+        if self.settings.refused_server is not None:
+            sentence = refused_server(self.settings.refused_server)
+            await emit(CodeReply(sentence, "error"))
+            return TurnResult("failed", error=sentence)
         if self.model_client() is None:
             sentence = ("I cannot answer yet: OPENAI_API_KEY is not set. Set it (and OPENAI_BASE_URL for another "
                         "OpenAI-compatible server) and restart calbot.")

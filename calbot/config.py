@@ -101,6 +101,7 @@ class Settings(BaseSettings):
 
     # Filled by load_settings(); never read from the environment.
     _problems: list[str] = PrivateAttr(default_factory=list)
+    _refused: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @field_validator("openai_api_key", "cal_api_key", "openai_base_url", "cal_user_email", "cal_user_name",
                      "calbot_timezone", "cal_event_type_id", mode="before")
@@ -177,6 +178,21 @@ class Settings(BaseSettings):
         return list(self._problems)
 
     @property
+    def refused(self) -> frozenset[str]:
+        """The variables (upper case) whose invalid value was replaced by its default."""
+        return self._refused
+
+    @property
+    def refused_server(self) -> str | None:
+        """OPENAI_BASE_URL or CAL_API_BASE_URL when it was set but refused: its key must then not be sent to the
+        default server (a local server's key to api.openai.com, a self-hosted Cal.com key to api.cal.com)."""
+        if "OPENAI_BASE_URL" in self._refused and self.openai_api_key is not None:
+            return "OPENAI_BASE_URL"
+        if "CAL_API_BASE_URL" in self._refused and self.cal_api_key is not None:
+            return "CAL_API_BASE_URL"
+        return None
+
+    @property
     def calendar(self) -> str:
         """Which calendar calbot uses: "sandbox" (no CAL_API_KEY: the built-in emulator) or "cal.com"."""
         return "cal.com" if self.cal_api_key is not None else "sandbox"
@@ -250,4 +266,5 @@ def load_settings(**overrides: Any) -> Settings:
         problems.append("OPENAI_API_KEY is not set: the assistant cannot answer until you set it (any key your "
                         "OPENAI_BASE_URL server accepts).")
     settings._problems = problems
+    settings._refused = frozenset(field.upper() for field in dropped)
     return settings

@@ -73,6 +73,15 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE), s) f
 ]]
 
 
+def refused_server(variable: str) -> str:
+    """OPENAI_BASE_URL or CAL_API_BASE_URL was set but is not usable: calbot neither chats nor reaches the calendar
+    rather than send the key meant for that server to the default one."""
+    key = "OPENAI_API_KEY" if variable == "OPENAI_BASE_URL" else "CAL_API_KEY"
+    return (f"I cannot go on yet: {variable} is set but not valid (the notice above says why), and calbot will not "
+            f"send {key} to another server instead. Fix {variable} (or remove it to use the default server) and "
+            "restart calbot.")
+
+
 def _when(seconds: float | None) -> str:
     if seconds is None or seconds <= 0:
         return "in a minute"

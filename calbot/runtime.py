@@ -24,6 +24,7 @@ from calbot.agent.session import SessionState
 from calbot.calcom import CalcomClient
 from calbot.calcom.budget import CALCOM_KEY_LIMIT, RateBudget
 from calbot.config import Settings
+from calbot.explain import refused_server
 from calbot.redact import quoted, shown
 from calbot.sandbox import EMBEDDED_BASE_URL, Sandbox, SandboxConfig, SandboxHost
 
@@ -50,6 +51,8 @@ class Calendar:
         key = settings.cal_api_key_value
         owns_sandbox = False
         base_url = None  # CAL_API_BASE_URL, for sentences that name it (not the sandbox's in-process address)
+        if key and "CAL_API_BASE_URL" in settings.refused:
+            raise AccountError(refused_server("CAL_API_BASE_URL"))  # never the self-hosted key to api.cal.com
         if key:
             base_url = settings.cal_api_base_url
             client = CalcomClient(key, settings.cal_api_base_url, transport=transport,

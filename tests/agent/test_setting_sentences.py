@@ -170,6 +170,29 @@ async def test_an_unusable_openai_base_url_is_named_never_calbots_side(make_sett
 
     [error] = events.codes("error")
     assert "OPENAI_BASE_URL" in error.text and "calbot's side" not in error.text, error.text
-    assert result.outcome == "model_error"
+    assert result.outcome == "failed"  # nothing sent: not even to the default server
     assert any(n.text.startswith("OPENAI_BASE_URL is not valid") for n in events.codes("notice"))
     assert_hidden(page_text(events), PASSWORD)
+
+
+async def test_a_refused_openai_base_url_never_sends_the_key_to_another_server(make_service, model, events):
+    """A local server's URL that cannot be used must not make calbot send OPENAI_API_KEY to api.openai.com."""
+    service = make_service(openai_base_url=f"http://user:{PASSWORD}@127.0.0.1:9/v1")
+    result = await service.handle_message(service.new_state(), "hello", events)
+
+    assert model.requests == [] and result.outcome == "failed"
+    [error] = events.codes("error")
+    assert "OPENAI_BASE_URL" in error.text and "will not send OPENAI_API_KEY to another server" in error.text
+
+
+async def test_a_refused_cal_api_base_url_never_sends_the_key_to_cal_com(cal_service, model, events, fake_cal):
+    """A self-hosted Cal.com URL that cannot be used must not make calbot send CAL_API_KEY to api.cal.com."""
+    service = cal_service(cal_api_base_url="https://cal.example.com/api/v2?team=1")
+    state = service.new_state()
+    await service.handle_message(state, "hello", events)
+    with pytest.raises(Exception, match="CAL_API_BASE_URL"):
+        await service.calendar()  # Confirm's way in refuses too
+
+    assert fake_cal.requests == [] and model.requests == []
+    [error] = events.codes("error")
+    assert "CAL_API_BASE_URL" in error.text and "will not send CAL_API_KEY to another server" in error.text
