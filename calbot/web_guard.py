@@ -22,7 +22,8 @@ What the guard does, before Chainlit sees anything:
 - **No foreign reads through CORS**: an answer to a request whose Origin is neither own nor allowed loses every
   `Access-Control-Allow-*` header, whatever `.chainlit/config.toml` says.
 - **No framing**: every HTTP answer carries `Content-Security-Policy: frame-ancestors 'self'` (and the allowed
-  origins), so no other site can put calbot in a frame and trick a click on Confirm.
+  origins), so no other site can put calbot in a frame and trick a click on Confirm; the same header lets the page
+  load images and media only from calbot itself (`img-src 'self' data: blob:`), so no image can carry data away.
 """
 
 from __future__ import annotations
@@ -117,6 +118,10 @@ class OriginGuard:
         self.allowed_hosts = frozenset(_hostname(origin) for origin in self.allowed)
         self.socket_path = socket_path.rstrip("/")
         self.frame_ancestors = " ".join(["'self'", *sorted(self.allowed)])
+        # Defence in depth behind calbot.safe_text: the page loads images and media only from calbot itself, so
+        # an image a model or a booking slips into the page can never carry data to another host.
+        self.policy = (f"frame-ancestors {self.frame_ancestors}; img-src 'self' data: blob:; "
+                       "media-src 'self' data: blob:").encode()
         self._logged: set[tuple[str, str, str]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,12 +184,12 @@ class OriginGuard:
         body = CROSS_ORIGIN_REFUSED.encode()
         await send({"type": "http.response.start", "status": 403, "headers": [
             (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-            (b"content-security-policy", f"frame-ancestors {self.frame_ancestors}".encode()),
+            (b"content-security-policy", self.policy),
             (b"vary", b"Origin")]})
         await send({"type": "http.response.body", "body": body})
 
     def _answer_headers(self, send: Send, *, strip_cors: bool) -> Send:
-        policy = (b"content-security-policy", f"frame-ancestors {self.frame_ancestors}".encode())
+        policy = (b"content-security-policy", self.policy)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

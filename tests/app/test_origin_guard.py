@@ -146,6 +146,14 @@ async def test_no_other_site_may_frame_the_page():
     assert "frame-ancestors 'self'" in page.headers.get("content-security-policy", "")
 
 
+async def test_the_page_loads_images_only_from_calbot_itself():
+    """Behind calbot.safe_text: even an image that reached the page could not fetch another host's URL."""
+    async with _client() as client:
+        page = await client.get("/")
+    policy = page.headers.get("content-security-policy", "")
+    assert "img-src 'self' data: blob:" in policy and "media-src 'self' data: blob:" in policy
+
+
 async def test_a_rebound_host_name_is_refused():
     """DNS rebinding: evil.example resolves to 127.0.0.1, so its page is "same-origin" with what it reaches."""
     async with _client() as client:

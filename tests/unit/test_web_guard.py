@@ -193,7 +193,9 @@ async def test_every_answer_forbids_framing_by_other_sites():
     page = await _request(guard, "GET", "/")
     refused = await _request(guard, "POST", "/project/action", {"Origin": "http://127.0.0.1:8001"})
     for response in (page, refused):
-        assert response.headers["content-security-policy"] == "frame-ancestors 'self' https://calbot.example.com"
+        assert response.headers["content-security-policy"] == (
+            "frame-ancestors 'self' https://calbot.example.com; img-src 'self' data: blob:; "
+            "media-src 'self' data: blob:")
 
 
 @pytest.mark.parametrize("host, refused", [
