@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from calbot.sandbox import SANDBOX_API_KEY, Sandbox
+from calbot.sandbox import SANDBOX_API_KEY, ApiError, Sandbox
 from calbot.sandbox.config import SandboxEventType, default_event_types
 from tests.sandbox.conftest import ORIGIN
 
@@ -305,10 +305,14 @@ async def test_an_unexpected_error_is_cal_coms_500_envelope_and_logged(http: htt
     assert "emulator bug" in caplog.text
 
 
-async def test_an_answer_that_is_not_json_is_the_500_envelope_not_plain_text(http: httpx.AsyncClient,
-                                                                             flex_sandbox: Sandbox,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flex_sandbox.calendar, "me", lambda: {"id": float("nan")})
+async def test_a_refusal_that_cannot_be_json_is_the_500_envelope(http: httpx.AsyncClient, flex_sandbox: Sandbox,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal echoing a value JSON cannot carry (NaN, as a body once did) failed while its envelope was written:
+    outside the pipeline's own catch-all, so uvicorn answered a plain-text 500 (in process: an exception)."""
+    def refuse() -> dict[str, Any]:
+        raise ApiError(400, "Bad Request Exception", details={"errors": [{"value": float("nan")}]})
+
+    monkeypatch.setattr(flex_sandbox.calendar, "me", refuse)
     body = assert_envelope(await http.get("/v2/me", headers=BOOKINGS), 500)
     assert body["error"]["code"] == "INTERNAL_SERVER_ERROR"
 
