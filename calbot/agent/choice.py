@@ -12,15 +12,21 @@ from __future__ import annotations
 from calbot.agent.session import SessionState
 
 
+def _turn(state: SessionState) -> list[int]:
+    """Which turn this is: the loop counts the messages it answers, and the history grows when a turn ends (either
+    alone could repeat: calls without the loop count nothing, and trimming old turns can leave the length as it was)."""
+    return [state.turns_started, len(state.history)]
+
+
 def require_choice(state: SessionState, uids: list[str]) -> None:
     """The user has to say which of `uids` they mean before any of them is proposed in this turn."""
-    state.choice_uids, state.choice_turn = list(uids), len(state.history)
+    state.choice_uids, state.choice_turn = list(uids), _turn(state)
 
 
 def clear_choice(state: SessionState) -> None:
-    state.choice_uids, state.choice_turn = [], -1
+    state.choice_uids, state.choice_turn = [], []
 
 
 def needs_choice(state: SessionState, uid: str) -> bool:
-    """True while `uid` is one of the meetings of this turn's unclear lookup (history grows when the turn ends)."""
-    return uid in state.choice_uids and state.choice_turn == len(state.history)
+    """True while `uid` is one of the meetings of this turn's unclear lookup."""
+    return uid in state.choice_uids and state.choice_turn == _turn(state)

@@ -69,7 +69,8 @@ class SessionState(BaseModel):
     # A lookup by time that matched several meetings (or none, offering the nearest): in that same turn (the history
     # not yet grown) none of them may be proposed for a change: the user must say which one (agent/choice.py).
     choice_uids: list[str] = Field(default_factory=list)
-    choice_turn: int = -1
+    choice_turn: list[int] = Field(default_factory=list)  # [turns_started, len(history)] of that lookup
+    turns_started: int = 0  # messages answered so far (counts on when old turns are trimmed from the history)
     _answering: str | None = PrivateAttr(default=None)  # the message being answered (not serialised)
 
     # -- serialisation ---------------------------------------------------------------------------------------------
@@ -108,6 +109,8 @@ class SessionState(BaseModel):
     def answering(self, text: str | None) -> None:
         """Set while a message is answered: it joins `history` only when its turn completes, yet the user typed it
         ("I'm Ana, ana@example.com, book ..." must count during that very turn)."""
+        if text is not None:
+            self.turns_started += 1
         self._answering = text
 
     def user_texts(self) -> list[str]:

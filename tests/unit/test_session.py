@@ -118,7 +118,8 @@ def test_default_state_round_trips() -> None:
         "user": {"email": None, "name": None, "time_zone": "UTC", "time_zone_source": "default",
                  "email_verified": False},
         "seen_booking_uids": [], "made_booking_uids": [], "proposal": None, "finished_proposals": {},
-        "notices_shown": False, "choice_uids": [], "choice_turn": -1,
+        "notices_shown": False, "choice_uids": [], "choice_turn": [],
+        "turns_started": 0,
     }
     assert SessionState.from_json(state.to_json()) == state
 
