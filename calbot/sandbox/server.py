@@ -25,7 +25,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -137,7 +136,9 @@ class SandboxServer:
             # Cal.com's throttler is a guard: it counts only requests that reached a route, before auth.
             headers.update(self._rate_limit(request))
             self._check_auth(endpoint, request)
-            response: Response = await run_in_threadpool(self._answer, endpoint, request, params, raw, headers)
+            # asyncio's default executor, not anyio's threads: those are not stopped when a test's event loop closes,
+            # and their non-daemon threads then kept the test process from exiting
+            response: Response = await asyncio.to_thread(self._answer, endpoint, request, params, raw, headers)
         except ApiError as error:
             if isinstance(error, Throttled):
                 headers.update(error.headers)
