@@ -24,6 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2999, 12, 31)
+# The instants those dates span in UTC: what calbot asks Cal.com about stays within them, whatever the user's zone.
+EARLIEST_INSTANT = datetime.combine(EARLIEST_DATE, time(0), tzinfo=UTC)
+LATEST_INSTANT = datetime.combine(LATEST_DATE, time(23, 59, 59), tzinfo=UTC)
 
 
 class TimeInputError(ValueError):

@@ -55,6 +55,8 @@ from calbot.calcom import (
 from calbot.calcom.models import CreateBookingRequest, NewAttendee, RescheduleRequest, as_bookings
 from calbot.explain import explain
 from calbot.timezones import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
     TimeInputError,
     UnknownTimeZoneError,
     clock_instants,
@@ -396,8 +398,8 @@ class Executor:
             first = parse_date(args.from_date or "")
             last = parse_date(args.to_date) if args.to_date else first
             window = local_days_range(first, last, zone)
-            after = window.start - timedelta(days=NEAREST_WINDOW_DAYS)
-            before = window.end + timedelta(days=NEAREST_WINDOW_DAYS)
+            after = max(window.start - timedelta(days=NEAREST_WINDOW_DAYS), EARLIEST_INSTANT)
+            before = min(window.end + timedelta(days=NEAREST_WINDOW_DAYS), LATEST_INSTANT)
             if args.at_time:  # two instants when the clock reads it twice that night (or the one its offset names)
                 targets = clock_instants(first, args.at_time, zone)
                 target = targets[0]

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from calbot.agent.account import load_account
+from calbot.timezones import parse_instant
 from tests.fakes.calcom_fake import at
 from tests.http.test_executor import TUE, USER, executor, fake, session  # noqa: F401 - fixtures
 
@@ -208,3 +209,17 @@ async def test_set_time_zone_keeps_the_canonical_name_of_an_alias(executor, fake
     state = session(executor)
     result = await executor.call(state, "set_time_zone", {"time_zone": alias})
     assert result["time_zone"] == canonical == state.user.time_zone
+
+
+@pytest.mark.parametrize(("zone", "arguments"), [
+    ("Pacific/Kiritimati", {"from_date": "1900-01-01"}),  # UTC+14: the day starts on 31 December 1899 in UTC
+    ("Etc/GMT+12", {"from_date": "2999-12-31"}),  # UTC-12: the day ends on 1 January 3000 in UTC
+    ("Europe/Berlin", {"from_date": "1900-01-01", "to_date": "2999-12-31"}),
+    ("Pacific/Kiritimati", {"from_date": "1900-01-01", "at_time": "00:00"}),
+])
+async def test_the_first_and_last_supported_days_list_without_asking_beyond_them(executor, fake, zone, arguments):
+    result = await executor.call(session(executor, zone=zone), "list_meetings", arguments)
+    assert result["ok"] and result["meetings"] == [], result
+    [request] = fake.requests
+    asked = [parse_instant(request.url.params[name]) for name in ("afterStart", "beforeEnd")]
+    assert utc(1900, 1, 1) <= asked[0] < asked[1] < utc(3000, 1, 1)
