@@ -4,7 +4,7 @@ driving the chat page.
 The app runs on the real clock, so days are computed: `weekday(n)` is the n-th weekday (Monday-Friday) counting from
 the first one at least two days ahead in America/New_York. Each test uses its own day so that tests sharing the app's
 sandbox file never meet: test_flows.py uses weekday(0) and weekday(1); the other tests use weekday(2) to weekday(9);
-test_origin.py uses weekday(11);
+test_untrusted_text.py uses weekday(10) and test_origin.py weekday(11);
 a test that needs another day (after a DST change) takes one after weekday(ALLOTTED - 1).
 The sandbox host works Mon-Fri 09:00-17:00 Europe/London, which is 04:00/05:00-12:00/13:00 in New York and
 10:00-18:00 in Berlin, so 09:00-11:30 New York and 10:00-17:30 Berlin are always inside it.
