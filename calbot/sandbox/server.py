@@ -136,8 +136,7 @@ class SandboxServer:
             # Cal.com's throttler is a guard: it counts only requests that reached a route, before auth.
             headers.update(self._rate_limit(request))
             self._check_auth(endpoint, request)
-            # asyncio's default executor, not anyio's threads: those are not stopped when a test's event loop closes,
-            # and their non-daemon threads then kept the test process from exiting
+            # asyncio's executor, not anyio's threads: idle anyio workers outlived their loop and blocked exit
             response: Response = await asyncio.to_thread(self._answer, endpoint, request, params, raw, headers)
         except ApiError as error:
             if isinstance(error, Throttled):
