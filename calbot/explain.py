@@ -38,6 +38,20 @@ CROSS_ORIGIN_REFUSED = ("calbot refused this request: it did not come from calbo
                         "proxy, another host name), add that address as scheme://host:port to "
                         "CALBOT_ALLOWED_ORIGINS and restart calbot.")
 
+# Confirm found the meeting changed since the proposal (a ownership or status check on the booking as it is now):
+# what the person is told, by the status the check gave (its own sentence is written for the model).
+CONFIRM_REFUSED = {
+    "unknown_booking": "That meeting no longer exists in the calendar. Nothing was changed.",
+    "not_allowed": "That meeting is no longer one of yours, so it was not changed.",
+    "already_cancelled": "That meeting is already cancelled. Nothing was changed.",
+    "in_the_past": "That meeting is already over, so it was not changed.",
+}
+CONFIRM_REFUSED_OTHER = "That meeting can no longer be changed. Nothing was changed."
+
+# A list calbot could not make because it does not know who the person is (the model gets its own note).
+EMAIL_UNKNOWN_FOR_PERSON = ("I don't know your email address yet, so I can't look up your meetings. Meetings you "
+                            "book in this chat will show here.")
+
 # (pattern on Cal.com's error.message, our sentence). First match wins.
 _KNOWN: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE), s) for p, s in [
     (r"one of the hosts either already has booking",

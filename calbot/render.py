@@ -134,8 +134,8 @@ def meetings_markdown(result: dict[str, Any]) -> str:
     looked_for = result.get("looked_for")
     if not meetings:
         head = (f"No meeting found for {escape(looked_for)}." if looked_for else "You have no meetings to show.")
-        if result.get("note") and not nearest and not looked_for:
-            head += f" {escape(result['note'])}"
+        if result.get("for_person") and not nearest and not looked_for:  # never `note`: that is for the model
+            head = escape(result["for_person"])
         if not nearest:
             return head
         return head + "\n\n" + _table(nearest, zone, "Nearest meetings")

@@ -53,7 +53,7 @@ from calbot.calcom import (
     SlotUnavailableError,
 )
 from calbot.calcom.models import CreateBookingRequest, NewAttendee, RescheduleRequest, as_bookings
-from calbot.explain import explain
+from calbot.explain import CONFIRM_REFUSED, CONFIRM_REFUSED_OTHER, EMAIL_UNKNOWN_FOR_PERSON, explain
 from calbot.timezones import (
     EARLIEST_INSTANT,
     LATEST_INSTANT,
@@ -389,7 +389,7 @@ class Executor:
         if not state.user.email:
             return {"ok": True, "time_zone": zone, "count": 0, "meetings": [],
                     "note": "The user's email is unknown, so no meetings can be shown yet. Meetings booked in this "
-                            "chat will show here."}
+                            "chat will show here.", "for_person": EMAIL_UNKNOWN_FOR_PERSON}
 
         after = before = None
         window = None
@@ -807,7 +807,8 @@ class Executor:
         # cancel / reschedule: ownership again, on the booking as it is now
         booking = await self._owned_booking(state, proposal.booking_uid or "")
         if isinstance(booking, dict):
-            return {"ok": False, "status": booking["status"], "message": f"{booking['error']} Nothing was changed."}
+            return {"ok": False, "status": booking["status"],  # for the person: booking["error"] is for the model
+                    "message": CONFIRM_REFUSED.get(booking["status"], CONFIRM_REFUSED_OTHER)}
         if proposal.action == "cancel":
             result = as_bookings(await self.client.cancel_booking(booking.uid, proposal.reason,
                                                                   seat_uid=proposal.seat_uid))

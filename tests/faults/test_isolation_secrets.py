@@ -125,8 +125,8 @@ async def test_a_meeting_handed_to_someone_else_before_confirm_is_refused(make_c
 
     outcome = await chat.confirm()
 
-    assert outcome == {"ok": False, "status": "not_allowed", "message": "That meeting is not one of the user's "
-                       "meetings, so it cannot be changed. Nothing was changed."}
+    assert outcome == {"ok": False, "status": "not_allowed",  # words for the person, not the model's "the user"
+                       "message": "That meeting is no longer one of yours, so it was not changed."}
     assert_state_intact(chat.state, user=chat.user_before)
     assert sandbox_cal.writes() == [] and sandbox_cal.booking(meeting["uid"])["status"] == "accepted"
 

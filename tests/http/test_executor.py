@@ -18,6 +18,7 @@ import pytest
 from calbot.agent.account import AccountError, load_account
 from calbot.agent.executor import Executor
 from calbot.agent.session import SessionState
+from calbot.render import meetings_markdown
 from tests.fakes.backends import AnyFake, open_fake, respx_only
 from tests.fakes.calcom_fake import at
 
@@ -366,6 +367,8 @@ async def test_list_cancelled_and_list_with_unknown_identity(executor, fake):
     assert [m["uid"] for m in cancelled["meetings"]] == [uids["cancelled"]]
     nobody = await executor.call(session(executor, email=None), "list_meetings", {})
     assert nobody["count"] == 0 and "unknown" in nobody["note"]
+    page = meetings_markdown(nobody)  # the page gets the words meant for the person, never the model's note
+    assert page.startswith("I don't know your email address yet") and nobody["note"] not in page
 
 
 @respx_only("the sandbox has no recurring or seated event types")
@@ -426,7 +429,8 @@ async def test_ownership_is_checked_again_at_confirm(executor, fake):
     proposal = await executor.call(state, "cancel_meeting", {"booking_uid": uids["mine"]})
     fake.edit(uids["mine"], lambda b: b["attendees"][0].update(email="mallory@example.com"))  # changed hands
     outcome = await executor.confirm(state, proposal["proposal_id"])
-    assert outcome["status"] == "not_allowed" and "Nothing was changed" in outcome["message"]
+    assert outcome["status"] == "not_allowed" and outcome["message"] == ("That meeting is no longer one of yours, so "
+                                                                         "it was not changed.")
     assert posts(fake) == []
 
 

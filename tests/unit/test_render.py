@@ -247,9 +247,10 @@ def test_a_view_without_start_utc_falls_back_to_its_text():
 
 def test_empty_list():
     assert meetings_markdown({"time_zone": "UTC", "count": 0, "meetings": []}) == "You have no meetings to show."
-    note = "The user's email is unknown, so no meetings can be shown yet."
-    assert meetings_markdown({"time_zone": "UTC", "meetings": [], "note": note}) == \
-        f"You have no meetings to show. {note}"
+    note = "The user's email is unknown, so no meetings can be shown yet."  # for the model: never on the page
+    person = "I don't know your email address yet, so I can't look up your meetings."
+    assert meetings_markdown({"time_zone": "UTC", "meetings": [], "note": note}) == "You have no meetings to show."
+    assert meetings_markdown({"time_zone": "UTC", "meetings": [], "note": note, "for_person": person}) == person
 
 
 def test_nothing_found_for_a_day_shows_the_nearest():
