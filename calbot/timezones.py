@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calbot.errors import CalbotError
+
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2999, 12, 31)
 # The instants those dates span in UTC: what calbot asks Cal.com about stays within them, whatever the user's zone.
@@ -29,7 +31,7 @@ EARLIEST_INSTANT = datetime.combine(EARLIEST_DATE, time(0), tzinfo=UTC)
 LATEST_INSTANT = datetime.combine(LATEST_DATE, time(23, 59, 59), tzinfo=UTC)
 
 
-class TimeInputError(ValueError):
+class TimeInputError(CalbotError, ValueError):
     """A date or time the user (or the model) gave that cannot be used; `str()` is a plain sentence."""
 
 

@@ -6,12 +6,14 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 
+from calbot.errors import CalbotError
+
 # C0 controls (but tab, line feed, carriage return), DEL and C1 controls: NUL, ANSI escapes, bells. Postgres (behind
 # Cal.com) refuses NUL in text, and none of them means anything in a chat message, a name or a reason.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-class InvalidEmailError(ValueError):
+class InvalidEmailError(CalbotError, ValueError):
     """An email address that cannot be used, with a sentence saying why."""
 
 

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from calbot.errors import CalbotError
 from calbot.explain import CROSS_ORIGIN_REFUSED
 
 log = logging.getLogger("calbot.web_guard")
@@ -53,7 +54,7 @@ _CORS_ANSWER_PREFIX = b"access-control-allow-"
 _LOGGED_LIMIT = 100  # distinct refusals logged at warning level; later ones at debug (a flood stays small)
 
 
-class OriginError(ValueError):
+class OriginError(CalbotError, ValueError):
     """A value that is not a web origin (scheme://host[:port])."""
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from calbot.calcom import AuthenticationError, CalcomClient, CalcomError, EventType, Me
+from calbot.errors import CalbotError
 from calbot.explain import explain_connect_error
 from calbot.timezones import UnknownTimeZoneError, get_zone
 
 
-class AccountError(Exception):
+class AccountError(CalbotError):
     """The account cannot be used as configured; `str()` says what to change (naming the variable)."""
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from calbot.errors import CalbotError
+
 # API-NOTES §10: slot problems come back as 400 (or 409 in production) with one of these messages.
 SLOT_UNAVAILABLE_RE = re.compile(r"already has booking|not available|can't be booked|no more seats", re.IGNORECASE)
 
 
-class CalcomError(Exception):
+class CalcomError(CalbotError):
     """Base class: Cal.com could not do what we asked."""
 
 
