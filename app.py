@@ -32,6 +32,7 @@ from calbot.agent.loop import (
 from calbot.agent.session import SessionState
 from calbot.chat import ChatService
 from calbot.config import load_settings
+from calbot.explain import SOMETHING_WENT_WRONG
 
 log = logging.getLogger("calbot.app")
 
@@ -56,7 +57,6 @@ service = ChatService(load_settings())  # no network at import: the calendar con
 web_guard.install(service.settings.calbot_allowed_origins)  # only calbot's own page (and those listed) may drive it
 
 TIME_ZONE_REQUEST = {"type": "calbot:time_zone?"}
-SOMETHING_WENT_WRONG = "Something went wrong on calbot's side; nothing was changed. Please try again."
 # A streamed reply's first words go to the page at once; later pieces at most this often (one socket.io event each
 # time instead of one per model chunk), and whatever is left goes with the finished message.
 STREAM_FLUSH_SECONDS = 0.05

@@ -48,6 +48,10 @@ CONFIRM_REFUSED = {
 }
 CONFIRM_REFUSED_OTHER = "That meeting can no longer be changed. Nothing was changed."
 
+# The one sentence for a failure of calbot's own code (a bug, an unexpected exception): the chat turn, a Confirm,
+# the page's hooks. It names nothing from the exception, which may quote a key or a person's data.
+SOMETHING_WENT_WRONG = "Something went wrong on calbot's side; nothing was changed. Please try again."
+
 # A list calbot could not make because it does not know who the person is (the model gets its own note).
 EMAIL_UNKNOWN_FOR_PERSON = ("I don't know your email address yet, so I can't look up your meetings. Meetings you "
                             "book in this chat will show here.")
@@ -161,7 +165,7 @@ def explain(exc: BaseException, *, write: Write | None = None) -> str:
         return f"Cal.com refused the request (HTTP {exc.status}); nothing was changed."
     if isinstance(exc, CalcomError):
         return "Something went wrong talking to Cal.com; nothing was changed. Please try again."
-    return "Something went wrong on calbot's side; nothing was changed. Please try again."
+    return SOMETHING_WENT_WRONG
 
 
 def explain_connect_error(exc: CalcomError, *, base_url: str | None = None) -> str:

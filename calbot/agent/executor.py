@@ -53,7 +53,8 @@ from calbot.calcom import (
     SlotUnavailableError,
 )
 from calbot.calcom.models import CreateBookingRequest, NewAttendee, RescheduleRequest, as_bookings
-from calbot.explain import CONFIRM_REFUSED, CONFIRM_REFUSED_OTHER, EMAIL_UNKNOWN_FOR_PERSON, explain
+from calbot.explain import (CONFIRM_REFUSED, CONFIRM_REFUSED_OTHER, EMAIL_UNKNOWN_FOR_PERSON, SOMETHING_WENT_WRONG,
+                            explain)
 from calbot.timezones import (
     EARLIEST_INSTANT,
     LATEST_INSTANT,
@@ -752,8 +753,7 @@ class Executor:
                 outcome = {"ok": False, "status": "failed", "message": explain(exc, write=proposal.action)}
             except Exception:  # the proposal must not stay stuck in "executing"
                 log.exception("confirm failed")
-                outcome = {"ok": False, "status": "failed",
-                           "message": "Something went wrong on calbot's side; nothing was changed."}
+                outcome = {"ok": False, "status": "failed", "message": SOMETHING_WENT_WRONG}
         finally:
             if outcome is None:  # cancelled (Stop, a closed page) while Cal.com was asked: it may have happened
                 noun = {"book": "booking", "cancel": "cancellation", "reschedule": "move"}[proposal.action]

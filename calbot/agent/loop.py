@@ -39,7 +39,7 @@ from calbot.agent.prompt import system_prompt
 from calbot.agent.session import Proposal, SessionState
 from calbot.agent.tools import WRITE_TOOLS, tool_schemas
 from calbot.calcom.budget import enter_chat, leave_chat
-from calbot.explain import explain_model_error
+from calbot.explain import SOMETHING_WENT_WRONG, explain_model_error
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ class Agent:
             return result
         except Exception:
             log.exception("chat turn failed")
-            sentence = "Something went wrong on calbot's side; nothing was changed. Please try again."
+            sentence = SOMETHING_WENT_WRONG
             result.outcome, result.error = "failed", sentence
             commit({"role": "assistant", "content": f"(No answer: {sentence})"}, complete=False)
             await emit(CodeReply(sentence, "error"))

@@ -17,6 +17,7 @@ from calbot.agent.executor import Executor
 from calbot.calcom import CalcomClient
 from calbot.chat import ChatService
 from calbot.config import load_settings
+from calbot.explain import SOMETHING_WENT_WRONG
 from calbot.logs import REDACTED
 from calbot.sandbox import FaultSpec
 from tests.faults.conftest import (
@@ -265,8 +266,7 @@ async def test_an_exception_quoting_the_key_at_confirm_shows_a_plain_sentence(ma
 
     outcome = await chat.confirm()
 
-    assert outcome == {"ok": False, "status": "failed",
-                       "message": "Something went wrong on calbot's side; nothing was changed."}
+    assert outcome == {"ok": False, "status": "failed", "message": SOMETHING_WENT_WRONG}
     assert any("confirm failed" in line for line in all_logs.lines)
     assert_no_secrets(outcome, all_logs.lines)
     assert_state_intact(chat.state, user=chat.user_before)
