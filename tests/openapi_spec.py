@@ -1,4 +1,4 @@
-"""Check httpx traffic against Cal.com's OpenAPI document (../shared/calcom/openapi-v2-subset.json).
+"""Check httpx traffic against Cal.com's OpenAPI document (tests/spec/calcom/openapi-v2-subset.json, vendored).
 
     from tests.openapi_spec import validate_request, validate_response
 
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from datetime import date, datetime
 from functools import cache
@@ -62,7 +61,9 @@ __all__ = [
 ]
 
 SPEC_SERVER = "https://api.cal.com"
-SPEC_FILE = "calcom/openapi-v2-subset.json"
+# Vendored in the repository with a note of its source and date (tests/spec/calcom/SOURCE.md): a plain clone needs
+# nothing beside it.
+SPEC_FILE = Path(__file__).resolve().parent / "spec" / "calcom" / "openapi-v2-subset.json"
 # API-NOTES §1: the only values Cal.com's version extractor accepts; anything else falls back to 2024-04-15.
 VALID_API_VERSIONS = frozenset({"2024-04-15", "2024-06-11", "2024-06-14", "2024-08-13", "2024-09-04"})
 
@@ -76,10 +77,8 @@ _BEARER = re.compile(r"^bearer [^\s]+$", re.IGNORECASE)
 
 # -- loading -------------------------------------------------------------------------------------------------------
 def spec_path() -> Path:
-    """../shared/calcom/openapi-v2-subset.json beside the repository, or $CALBOT_SHARED_DIR/calcom/..."""
-    shared = os.environ.get("CALBOT_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[1].parent / "shared"
-    return base / SPEC_FILE
+    """The vendored copy, tests/spec/calcom/openapi-v2-subset.json."""
+    return SPEC_FILE
 
 
 def _one_of_as_any_of(node: Any) -> Any:
@@ -121,7 +120,7 @@ def load_openapi() -> OpenAPI:
     """The OpenAPI object (loaded and patched once per process)."""
     path = spec_path()
     if not path.is_file():
-        raise FileNotFoundError(f"Cal.com OpenAPI document not found at {path} (set CALBOT_SHARED_DIR)")
+        raise FileNotFoundError(f"Cal.com OpenAPI document not found at {path} (vendored in the repository)")
     raw = json.loads(path.read_text(encoding="utf-8"))
     return OpenAPI.from_dict(_patched(raw), base_uri=path.as_uri())
 

@@ -3,7 +3,7 @@
 - `make_sandbox(**config)`: an in-memory Sandbox (test hooks on, rate limit off, clock frozen at FIXED_NOW unless
   `clock=` is given); `sandbox` is one with the defaults.
 - `SpecCheckingTransport`: wraps any httpx transport and checks every request and every response against
-  ../shared/calcom/openapi-v2-subset.json (tests/openapi_spec.py); a mismatch raises AssertionError in the caller and
+  tests/spec/calcom/openapi-v2-subset.json (tests/openapi_spec.py); a mismatch raises AssertionError in the caller and
   is remembered, so the fixture also fails the test at teardown.
 - `cal` (raw httpx.AsyncClient, key sent) / `anon` (no key) / `client` (calbot's CalcomClient), all over the
   spec-checking transport into `sandbox`.

@@ -2,7 +2,7 @@
 
 calbot's client and the sandbox were written by the same people, so they could drift away from Cal.com together and
 every other test would still pass. This table is an independent statement of Cal.com v2's behaviour: each row is a
-request plus the HTTP status, `error.code` and EXACT `error.message` that /work/shared/calcom/API-NOTES.md documents
+request plus the HTTP status, `error.code` and EXACT `error.message` that tests/spec/calcom/API-NOTES.md documents
 (section in `source`). The messages are typed out here on purpose, never imported from calbot.sandbox.service.
 
 Every row also checks the §2 envelope ({status:"error", timestamp, path, error:{code, message, details}}) and the
