@@ -14,10 +14,9 @@ Helpers: `assert_history_valid`, `seed_booking`, `calendar_requests`, `bookings_
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +27,18 @@ from calbot.chat import ChatService
 from calbot.config import Settings, load_settings
 from calbot.sandbox import Sandbox, SandboxConfig
 from calbot.sandbox.service import NewBooking
+from tests.fakes.common import FIXED_NOW, clear_settings_env
 from tests.fakes.openai_fake import ModelServer, ScriptedModel
 
-# Monday 23 November 2026, 08:00 UTC (09:00 in Berlin; the sandbox host works 09:00-17:00 Europe/London).
-FIXED_NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 USER = "ana@example.com"
 TOOL_NAMES = ["check_availability", "book_meeting", "list_meetings", "cancel_meeting", "reschedule_meeting",
               "set_time_zone"]
-ENV_PREFIXES = ("CAL_", "CALBOT_", "OPENAI_")
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No CAL_*/CALBOT_*/OPENAI_* variable and no ./.env from the project reach load_settings."""
-    for name in list(os.environ):
-        if name.upper().startswith(ENV_PREFIXES):
-            monkeypatch.delenv(name, raising=False)
+    clear_settings_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
 

@@ -46,6 +46,7 @@ from tests.agent.conftest import (
     tool_messages,
 )
 from tests.fakes.calcom_fake import API_KEY, FakeCalcom
+from tests.fakes.common import FIXED_NOW
 from tests.fakes.openai_fake import ScriptedModel, ToolCall, broken_stream, call, calls, fail, hang, say
 
 TUE, WED = date(2026, 11, 24), date(2026, 11, 25)
@@ -167,7 +168,7 @@ async def test_list_then_cancel_with_the_uid_from_the_result(service, model, san
 
 
 async def test_list_then_cancel_against_the_respx_fake(make_service, model, calcom_mock, events):
-    fake = FakeCalcom(now=datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+    fake = FakeCalcom(now=FIXED_NOW)
     fake.install(calcom_mock)
     booking = fake.add_booking(london(WED, 10), attendee_email=USER, attendee_name="Ana Diaz")
     script_list_then_cancel(model)
@@ -186,7 +187,7 @@ async def test_list_then_cancel_against_the_respx_fake(make_service, model, calc
 
 
 async def test_calendar_error_becomes_a_tool_result_and_the_model_answers(make_service, model, calcom_mock, events):
-    fake = FakeCalcom(now=datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+    fake = FakeCalcom(now=FIXED_NOW)
     fake.install(calcom_mock)
     for _ in range(3):  # every attempt of the read fails
         fake.fail_next("GET", r"/slots$", 500, message="Prisma exploded: RAW-CALCOM-TEXT")

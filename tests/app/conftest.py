@@ -30,7 +30,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, Mock
@@ -67,9 +66,10 @@ from calbot.chat import ChatService  # noqa: E402
 from calbot.config import load_settings  # noqa: E402
 from calbot.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from tests.fakes.openai_fake import ScriptedModel  # noqa: E402
+from tests.fakes.common import FIXED_NOW, clear_settings_env
 
 # Monday 23 November 2026, 08:00 UTC, as in tests/sandbox/conftest.py (the host works Mon-Fri 09:00-17:00 London).
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 
 # Emitter methods the page understands; a call to any other one is listed in `page.unexpected`.
 HANDLED = {"send_step", "update_step", "delete_step", "stream_start", "send_token", "emit", "send_window_message",
@@ -263,9 +263,7 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)  # no ./.env from the repository
-    for name in list(os.environ):
-        if name.startswith(("CAL_", "CALBOT_", "OPENAI_")):
-            monkeypatch.delenv(name)
+    clear_settings_env(monkeypatch)
     return load_settings(openai_api_key="sk-test", cal_user_email="ana@example.com", cal_user_name="Ana Diaz",
                          calbot_timezone="Europe/Berlin", calbot_sandbox_db=str(tmp_path / "s.db"))
 

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.fakes.common import SETTING_PREFIXES
+
 ROOT = Path(__file__).resolve().parents[2]
 # Variables a developer's shell or .env may set that must not leak into an app started for a test or the bench.
-CLEARED_PREFIXES = ("CAL_", "CALBOT_", "OPENAI_", "CHAINLIT_")
+CLEARED_PREFIXES = SETTING_PREFIXES
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ and other chats are still served. Calendar.connect gives the client the limit of
 
 from __future__ import annotations
 
-import os
 
 import httpx
 import pytest
@@ -15,14 +14,13 @@ from calbot.config import load_settings
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox, SandboxConfig
 from tests.http.cal_payloads import API_KEY, BASE_URL, envelope, event_type_json, me_json
+from tests.fakes.common import clear_settings_env
 
 
 @pytest.fixture(autouse=True)
 def no_settings_from_outside(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """No CAL_*/CALBOT_*/OPENAI_* variable and no ./.env reach load_settings."""
-    for name in list(os.environ):
-        if name.upper().startswith(("CAL_", "CALBOT_", "OPENAI_")):
-            monkeypatch.delenv(name, raising=False)
+    clear_settings_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -21,8 +21,9 @@ from calbot.agent.session import SessionState
 from calbot.render import meetings_markdown
 from tests.fakes.backends import AnyFake, open_fake, respx_only
 from tests.fakes.calcom_fake import at
+from tests.fakes.common import FIXED_NOW
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 08:00 UTC; the host works 09-17 Europe/London (= UTC now)
+NOW = FIXED_NOW  # Monday 08:00 UTC; the host works 09-17 Europe/London (= UTC now)
 MON, TUE, WED = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
 USER = "ana@example.com"
 HOST = "host@example.com"

@@ -12,7 +12,7 @@ the exact requests in `fake.requests`.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
@@ -22,8 +22,9 @@ from calbot.agent.executor import OVERLAP_MARGIN, RECENT_LIST_SECONDS, Executor
 from calbot.agent.session import SessionState
 from tests.fakes.backends import AnyFake, open_fake
 from tests.fakes.calcom_fake import at
+from tests.fakes.common import FIXED_NOW
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 08:00 UTC; the host works 09-17 Europe/London
+NOW = FIXED_NOW  # Monday 08:00 UTC; the host works 09-17 Europe/London
 TUE, WED = date(2026, 11, 24), date(2026, 11, 25)
 USER = "ana@example.com"
 HOST = "host@example.com"

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,10 @@ import pytest
 from calbot.calcom import CalcomClient
 from calbot.sandbox import EMBEDDED_BASE_URL, SANDBOX_API_KEY, Sandbox, SandboxConfig
 from tests.openapi_spec import validate_request, validate_response
+from tests.fakes.common import FIXED_NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 # Monday 23 November 2026, 08:00 UTC (08:00 in London, the default host zone: one hour before work starts).
-FIXED_NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 ORIGIN = EMBEDDED_BASE_URL.removesuffix("/v2")  # http://sandbox.calbot.local
 
 

@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from calbot.sandbox import Sandbox, SandboxConfig
+from tests.fakes.common import FIXED_NOW
 
 
 def test_no_worker_thread_outlives_the_event_loop_that_used_the_sandbox():
     """The loop is closed while the task that asked the sandbox is still pending (as when a test's loop or a server
     stops): anyio tied its idle workers to that task's end, which never came, so they waited for ever."""
     before = set(threading.enumerate())
-    sandbox = Sandbox(SandboxConfig(rate_limit=0), ":memory:", lambda: datetime(2026, 11, 23, 8, tzinfo=UTC))
+    sandbox = Sandbox(SandboxConfig(rate_limit=0), ":memory:", lambda: FIXED_NOW)
     loop = asyncio.new_event_loop()
     answered: list[int] = []
 

@@ -12,8 +12,9 @@ from calbot.agent.account import Account
 from calbot.agent.prompt import DAYS_AHEAD, system_prompt
 from calbot.agent.session import Proposal, SessionState, User
 from calbot.calcom.models import EventType, Me
+from tests.fakes.common import FIXED_NOW
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday
+NOW = FIXED_NOW  # Monday
 
 
 def account(*, name: str | None = "Hana Host", title: str = "Intro call", length: int = 30,

@@ -14,8 +14,9 @@ import pytest
 from calbot.agent.session import Proposal
 from calbot.render import escape, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import without_code
+from tests.fakes.common import FIXED_NOW
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 EVIL = "a|b *x* [link](http://evil) _u_ `code` <b>"
 HEADER = "| Day | Time | What | With | Status |"
 

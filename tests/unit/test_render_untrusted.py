@@ -11,8 +11,9 @@ import pytest
 from calbot.agent.session import Proposal
 from calbot.render import CELL_CHARS, FIELD_CHARS, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import BIDI_CONTROLS, hazards, text_of
+from tests.fakes.common import FIXED_NOW
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 START = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 HOSTILE = ("Visit \u202egpj.exe\u202c https://paypal.com.evil.example/login or www.paypal.com.evil.example, mail "
            "ceo@evil.example \u2066x\u2069 ![p](http://h.example/p.gif) <img src=http://h.example/q.gif>")

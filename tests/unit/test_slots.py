@@ -10,8 +10,9 @@ import pytest
 
 from calbot.agent.slots import Bounds, StartRefused
 from calbot.calcom.models import EventType
+from tests.fakes.common import FIXED_NOW
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 
 
 def bounds(window: Any = None, notice: int = 0) -> Bounds:
