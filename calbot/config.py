@@ -23,6 +23,8 @@ DEFAULT_CAL_API_BASE_URL = "https://api.cal.com/v2"
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"  # the openai SDK's own default
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
 DEFAULT_SANDBOX_DB = ".calbot/sandbox.db"
+DEFAULT_SESSION_TTL = 3600  # seconds an anonymous chat is kept after its last message
+DATABASE_URL_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 SANDBOX_NOTICE = ("This is calbot's sandbox calendar, a local stand-in for Cal.com: bookings made here are kept on "
                   "this machine only and nobody is invited. To use your own calendar, set CAL_API_KEY to a key from "
                   "Cal.com > Settings > Developer > API keys and restart.")
@@ -37,6 +39,9 @@ _EXPECTED = {
     "CAL_USER_NAME": "a non-empty name",
     "CALBOT_TIMEZONE": "an IANA time zone name such as Europe/Berlin or America/New_York",
     "CALBOT_SANDBOX_DB": "a file path such as .calbot/sandbox.db",
+    "CALBOT_SESSION_TTL": "a whole number of seconds greater than 0, such as 3600",
+    "CALBOT_DATABASE_URL": ("a SQLAlchemy async URL such as sqlite+aiosqlite:///.calbot/calbot.db or "
+                            "postgresql+asyncpg://user:password@host/calbot"),
     "CALBOT_ALLOWED_ORIGINS": ("a comma-separated list of web origins (scheme://host[:port], no path, no *) such as "
                                "https://calbot.example.com,http://localhost:3000"),
 }
@@ -96,6 +101,9 @@ class Settings(BaseSettings):
     cal_user_name: str | None = None
     calbot_timezone: str | None = None
     calbot_sandbox_db: str = DEFAULT_SANDBOX_DB
+    # The session store (calbot/store): never DATABASE_URL, which turns on Chainlit's own data layer.
+    calbot_database_url: SecretStr | None = None  # its password must never be shown; None: SQLite in .calbot/
+    calbot_session_ttl: int = Field(default=DEFAULT_SESSION_TTL, gt=0)
     # Origins besides calbot's own page that may drive it from a browser (calbot.web_guard); comma-separated.
     calbot_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -104,7 +112,7 @@ class Settings(BaseSettings):
     _refused: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @field_validator("openai_api_key", "cal_api_key", "openai_base_url", "cal_user_email", "cal_user_name",
-                     "calbot_timezone", "cal_event_type_id", mode="before")
+                     "calbot_timezone", "cal_event_type_id", "calbot_database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -117,6 +125,20 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return DEFAULT_SANDBOX_DB
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("calbot_session_ttl", mode="before")
+    @classmethod
+    def _session_ttl(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return DEFAULT_SESSION_TTL  # blank counts as unset
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("calbot_database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(DATABASE_URL_SCHEMES):
+            raise ValueError("unsupported database URL")
+        return value
 
     @field_validator("calbot_allowed_origins", mode="before")
     @classmethod
@@ -209,6 +231,10 @@ class Settings(BaseSettings):
     @property
     def cal_api_key_value(self) -> str | None:
         return self.cal_api_key.get_secret_value() if self.cal_api_key else None
+
+    @property
+    def database_url_value(self) -> str | None:
+        return self.calbot_database_url.get_secret_value() if self.calbot_database_url else None
 
     @property
     def openai_api_key_value(self) -> str | None:

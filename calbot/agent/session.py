@@ -4,7 +4,7 @@ messaging channel can keep it anywhere. No clients, locks or callables live here
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -71,6 +71,12 @@ class SessionState(BaseModel):
     choice_uids: list[str] = Field(default_factory=list)
     choice_turn: list[int] = Field(default_factory=list)  # [turns_started, len(history)] of that lookup
     turns_started: int = 0  # messages answered so far (counts on when old turns are trimmed from the history)
+    # Kept by the session store (calbot/store): the saved version a save must name (optimistic concurrency), when the
+    # chat was last saved (expiry), and whose chat it is (the verified email; None: anonymous, expires after
+    # CALBOT_SESSION_TTL).
+    version: int = Field(default=0, ge=0)
+    last_activity: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    owner: str | None = None
     _answering: str | None = PrivateAttr(default=None)  # the message being answered (not serialised)
 
     # -- serialisation ---------------------------------------------------------------------------------------------

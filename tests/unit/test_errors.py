@@ -27,3 +27,9 @@ def test_every_error_calbot_raises_on_purpose_is_a_calbot_error(error: type[Base
 def test_input_errors_are_still_value_errors(error: type[BaseException]) -> None:
     """pydantic turns a ValueError raised in a validator into a validation error with the sentence: kept."""
     assert issubclass(error, ValueError)
+
+
+def test_store_errors_are_calbot_errors() -> None:
+    from calbot.store import StaleSessionError, StoreError, StoreUnavailableError
+    for error in (StoreError, StaleSessionError, StoreUnavailableError):
+        assert issubclass(error, CalbotError)

@@ -58,6 +58,9 @@ def make_state() -> SessionState:
         proposal=make_proposal(),
         finished_proposals={"p-0": {"ok": True, "status": "booked", "uid": "def456",
                                     "at": "2026-11-20T09:00:00Z"}},
+        version=3,
+        last_activity=datetime(2026, 11, 20, 9, 16, tzinfo=UTC),
+        owner="ana@example.com",
     )
 
 
@@ -76,6 +79,8 @@ def test_json_round_trip() -> None:
     assert restored.finished_proposals == {"p-0": {"ok": True, "status": "booked", "uid": "def456",
                                                    "at": "2026-11-20T09:00:00Z"}}
     assert restored.user.email_verified is True
+    assert (restored.version, restored.owner) == (3, "ana@example.com")
+    assert restored.last_activity == datetime(2026, 11, 20, 9, 16, tzinfo=UTC)
 
 
 def test_dict_round_trip() -> None:
@@ -113,13 +118,16 @@ def test_default_state_round_trips() -> None:
     data = state.to_dict()
     chat_id = data.pop("chat_id")  # a fresh random id per chat (its share of the Cal.com rate budget)
     assert isinstance(chat_id, str) and len(chat_id) == 32 and chat_id != SessionState().chat_id
+    last_activity = datetime.fromisoformat(data.pop("last_activity"))  # when the state was made, in UTC
+    assert last_activity.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - last_activity) < timedelta(minutes=1)
     assert data == {
         "history": [], "pending_function": None, "pending_arguments": {},
         "user": {"email": None, "name": None, "time_zone": "UTC", "time_zone_source": "default",
                  "email_verified": False},
         "seen_booking_uids": [], "made_booking_uids": [], "proposal": None, "finished_proposals": {},
         "notices_shown": False, "choice_uids": [], "choice_turn": [],
-        "turns_started": 0,
+        "turns_started": 0, "version": 0, "owner": None,
     }
     assert SessionState.from_json(state.to_json()) == state
 
