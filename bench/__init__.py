@@ -1,7 +1,7 @@
 """calbot's performance bench: `python -m bench` (run from the repository root; see README "Performance").
 
 Modules:
-- `brain.py`: the bench model, a ScriptedModel (tests/fakes/openai_fake.py) that answers every request as a
+- `brain.py`: the bench model, a ScriptedModel (testing/openai_fake.py) that answers every request as a
   tool-calling model would;
 - `harness.py`: the fixed clock, settings, and the sandbox calendar and in-process model behind transports that
   record and time every request; a ChatService wired to them (the app's own front door);

@@ -1,4 +1,4 @@
-"""The bench model: a ScriptedModel (tests/fakes/openai_fake.py) with one rule that answers EVERY request the way a
+"""The bench model: a ScriptedModel (testing/openai_fake.py) with one rule that answers EVERY request the way a
 tool-calling model would, from what the request itself carries.
 
 - A user message is read with a small grammar (book / show / what's free / cancel or move "my meeting at T on D" /
@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.fakes.openai_fake import RecordedRequest, Reply, ScriptedModel, call, say
+from testing.openai_fake import RecordedRequest, Reply, ScriptedModel, call, say
 
 MONTHS = {name: number for number, name in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",

@@ -52,7 +52,7 @@ import socketio
 
 from bench.brain import SMALL_TALK
 from bench.harness import USER_EMAIL, USER_NAME, USER_ZONE
-from tests.fakes.processes import chainlit_process, stop
+from testing.processes import chainlit_process, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGE = "hello, what can you do?"

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,12 @@ from calbot.chat import ChatService
 from calbot.config import Settings, load_settings
 from calbot.sandbox import Sandbox, SandboxConfig
 from calbot.sandbox.service import NewBooking
-from tests.fakes.openai_fake import ScriptedModel
+from testing.common import FIXED_NOW
+from testing.openai_fake import ScriptedModel
 
-# Monday 23 November 2026, 08:00 UTC: 09:00 in Berlin (the user's zone), 08:00 in London (the sandbox host's zone,
-# working Mon-Fri 09:00-17:00, so 10:00-17:30 Berlin). "Tomorrow at 15:00" is a free working hour.
-FIXED_NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+# FIXED_NOW (testing/common.py), Monday 23 November 2026, 08:00 UTC: 09:00 in Berlin (the user's zone), 08:00 in
+# London (the sandbox host's zone, working Mon-Fri 09:00-17:00, so 10:00-17:30 Berlin). "Tomorrow at 15:00" is a free
+# working hour.
 USER_EMAIL = "ana@example.com"
 USER_NAME = "Ana Diaz"
 USER_ZONE = "Europe/Berlin"

@@ -9,7 +9,7 @@ writes {"requests": N, "errors": [...]} to the --stats file.
 "The model answers after 1 s" means 1 s after the request reached it. The tests' ModelServer (uvicorn + Starlette in
 a thread) parses and routes requests one after another, so with 100 arriving together the last one waited ~60 ms
 before its 1 s even began, and the concurrency figure charged that wait to the app. Here each request is stamped
-the moment httptools has parsed it, the ScriptedModel (the same bench brain, tests/fakes/openai_fake.py) chooses the
+the moment httptools has parsed it, the ScriptedModel (the same bench brain, testing/openai_fake.py) chooses the
 reply, and the answer goes out at stamp + delay, in the fake's wire format: the same SSE chunks, each its own HTTP
 chunk, or the same JSON errors. One request at a time per connection (HTTP/1.1 keep-alive, no pipelining), as the
 openai SDK sends them.
@@ -30,7 +30,7 @@ import httptools
 
 from bench.brain import bench_model
 from bench.harness import USER_ZONE
-from tests.fakes.openai_fake import (
+from testing.openai_fake import (
     MODEL_ID,
     NO_KEY_MESSAGE,
     ApiError,

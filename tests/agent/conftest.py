@@ -2,7 +2,7 @@
 
 - `clock`: a mutable frozen clock (`clock.now`), FIXED_NOW unless a test moves it; the sandbox, the executor and the
   system prompt all read it.
-- `model`: a ScriptedModel (tests/fakes/openai_fake.py); `service` talks to it in process.
+- `model`: a ScriptedModel (testing/openai_fake.py); `service` talks to it in process.
 - `sandbox`: an in-memory sandbox calendar (rate limit off) on `clock`.
 - `make_settings(**overrides)`: load_settings with a user, a zone and a key, the environment cleaned first.
 - `make_service(...)` / `service`: a ChatService wired to `model` and `sandbox` (closed at teardown).
@@ -27,8 +27,8 @@ from calbot.chat import ChatService
 from calbot.config import Settings, load_settings
 from calbot.sandbox import Sandbox, SandboxConfig
 from calbot.sandbox.service import NewBooking
-from tests.fakes.common import FIXED_NOW, clear_settings_env
-from tests.fakes.openai_fake import ModelServer, ScriptedModel
+from testing.common import FIXED_NOW, clear_settings_env
+from testing.openai_fake import ModelServer, ScriptedModel
 
 USER = "ana@example.com"
 TOOL_NAMES = ["check_availability", "book_meeting", "list_meetings", "cancel_meeting", "reschedule_meeting",

@@ -30,7 +30,7 @@ from tests.agent.conftest import (
     parsed,
     tool_messages,
 )
-from tests.fakes.openai_fake import ToolCall, calls, call, say
+from testing.openai_fake import ToolCall, calls, call, say
 
 FIRST_DAY = date(2026, 11, 24)
 CALCOM_LIMIT = 120  # API-NOTES §11: requests per minute per API key

@@ -21,7 +21,7 @@ from tests.agent.conftest import (
     parsed,
     tool_messages,
 )
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 BOOK = call("book_meeting", start="2026-11-24T15:00", reason="budget review")
 

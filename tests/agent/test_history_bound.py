@@ -31,7 +31,7 @@ from calbot.agent.history import (
 from calbot.agent.loop import Agent
 from calbot.agent.session import SessionState
 from tests.agent.conftest import USER, Events, assert_history_valid, bookings_in, parsed, seed_booking
-from tests.fakes.openai_fake import RecordedRequest, ScriptedModel, call, say
+from testing.openai_fake import RecordedRequest, ScriptedModel, call, say
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAYS = [date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27)]  # Tue-Fri

@@ -46,8 +46,8 @@ from tests.agent.conftest import (
     tool_messages,
 )
 from tests.fakes.calcom_fake import API_KEY, FakeCalcom
-from tests.fakes.common import FIXED_NOW
-from tests.fakes.openai_fake import ScriptedModel, ToolCall, broken_stream, call, calls, fail, hang, say
+from testing.common import FIXED_NOW
+from testing.openai_fake import ScriptedModel, ToolCall, broken_stream, call, calls, fail, hang, say
 
 TUE, WED = date(2026, 11, 24), date(2026, 11, 25)
 RAW = "Incorrect API key provided: sk-proj-AB12***wxyz. RAW-PROVIDER-TEXT"

@@ -17,7 +17,7 @@ import pytest
 from calbot.agent.loop import CodeReply
 from calbot.chat import ChatService
 from tests.fakes.calcom_fake import API_KEY, FakeCalcom
-from tests.fakes.openai_fake import say
+from testing.openai_fake import say
 
 from .conftest import FIXED_NOW
 

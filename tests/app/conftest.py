@@ -10,7 +10,7 @@ function), so tests call them directly.
   fixture would not reach the test). Everything the emitter is asked to do is recorded in `page.events`, and folded
   into what the tab shows: `page.messages` (assistant messages: content, current actions, removed actions, streamed
   tokens, updates), `page.steps` (tool steps), `page.window_messages`.
-- `model`: a ScriptedModel (tests/fakes/openai_fake.py); `sandbox`: an in-memory sandbox calendar, clock frozen at NOW;
+- `model`: a ScriptedModel (testing/openai_fake.py); `sandbox`: an in-memory sandbox calendar, clock frozen at NOW;
   `chat`: app.service replaced by a ChatService wired to both (settings from overrides only: no ./.env, no env vars).
 
 Importing chainlit writes .chainlit/ and .files/ under CHAINLIT_APP_ROOT (default: the cwd) and loads ./.env into
@@ -65,8 +65,8 @@ import app  # noqa: E402
 from calbot.chat import ChatService  # noqa: E402
 from calbot.config import load_settings  # noqa: E402
 from calbot.sandbox import Sandbox, SandboxConfig  # noqa: E402
-from tests.fakes.openai_fake import ScriptedModel  # noqa: E402
-from tests.fakes.common import FIXED_NOW, clear_settings_env
+from testing.openai_fake import ScriptedModel  # noqa: E402
+from testing.common import FIXED_NOW, clear_settings_env
 
 # Monday 23 November 2026, 08:00 UTC, as in tests/sandbox/conftest.py (the host works Mon-Fri 09:00-17:00 London).
 NOW = FIXED_NOW

@@ -21,7 +21,7 @@ import app
 from calbot.agent.loop import TextDelta, TextDone
 from calbot.sandbox import FaultSpec
 from tests.app.conftest import CHAINLIT_ROOT, ROOT, Page, action_of
-from tests.fakes.openai_fake import call, fail, say
+from testing.openai_fake import call, fail, say
 
 BOOK_TEXT = "Book me 30 minutes tomorrow at 3pm about the budget review"
 # 15:00 in Berlin (CET, UTC+1) on Tuesday 24 November 2026 = 14:00 UTC = 14:00 London: inside the host's hours.

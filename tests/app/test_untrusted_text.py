@@ -17,7 +17,7 @@ from calbot.agent.loop import TextDelta, TextDone, ToolFinished, ToolStarted
 from calbot.safe_text import IMAGE_NOT_SHOWN
 from calbot.sandbox.service import NewBooking
 from tests.app.conftest import ROOT
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 from tests.markdown_hazards import BIDI_CONTROLS, hazards, visible
 
 PAUSE = app.STREAM_FLUSH_SECONDS * 2  # longer than the flush interval: each piece would be on the page by then

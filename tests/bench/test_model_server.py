@@ -17,7 +17,7 @@ from bench.brain import SMALL_TALK, bench_model
 from bench.harness import USER_ZONE
 from bench.model_server import serve
 from calbot.chat import new_model_client
-from tests.fakes.openai_fake import NO_KEY_MESSAGE, ScriptedModel
+from testing.openai_fake import NO_KEY_MESSAGE, ScriptedModel
 
 DELAY = 0.2
 MESSAGES = [{"role": "system", "content": "You are calbot."}, {"role": "user", "content": "hello, what can you do?"}]

@@ -1,5 +1,5 @@
 """Browser tests: the real app (`env -u CI chainlit run app.py -h --port <free port>`) driven by Debian's Chromium
-through Python Playwright, with the scripted model server (tests/fakes/openai_fake.py) in this process and the
+through Python Playwright, with the scripted model server (testing/openai_fake.py) in this process and the
 built-in sandbox calendar (a fresh SQLite file) behind the app. Nothing here reaches the internet.
 
 Fixtures:
@@ -32,8 +32,8 @@ import pytest
 
 from calbot.sandbox import SANDBOX_API_KEY, Sandbox
 from tests.e2e.helpers import USER_EMAIL, USER_NAME
-from tests.fakes.openai_fake import ModelServer, ScriptedModel
-from tests.fakes.processes import ROOT, chainlit_app, free_port, stop, wait_healthy
+from testing.openai_fake import ModelServer, ScriptedModel
+from testing.processes import ROOT, chainlit_app, free_port, stop, wait_healthy
 
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = os.environ.get("CALBOT_CHROMIUM", "/usr/bin/chromium")

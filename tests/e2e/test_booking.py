@@ -25,7 +25,7 @@ from tests.e2e.helpers import (
     table_day,
     weekday,
 )
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 ASK_DETAILS = "Happy to. Which day and time would suit you, and what is the meeting about?"
 

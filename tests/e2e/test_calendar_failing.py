@@ -11,7 +11,7 @@ import json
 from datetime import UTC
 
 from tests.e2e.helpers import NEW_YORK, at, body, bookings, confirm_buttons, local_day, send, shown, weekday
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 UPSTREAM = "upstream exploded: pool db-7 (token zz-secret-42)"  # must never reach the page or the model
 READ_ATTEMPTS = 3  # calbot's client tries a failed read three times (calbot/calcom/client.py)

@@ -15,7 +15,7 @@ from contextlib import closing
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 ZONE = "America/New_York"
 

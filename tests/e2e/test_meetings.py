@@ -30,7 +30,7 @@ from tests.e2e.helpers import (
     table_day,
     weekday,
 )
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 
 def _seed_ana(calendar, start, about: str) -> str:

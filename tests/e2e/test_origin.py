@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.e2e.helpers import NEW_YORK, USER_EMAIL, USER_NAME, at, bookings, local_day, seed, weekday
-from tests.fakes.openai_fake import call
+from testing.openai_fake import call
 
 # The attacker's script. calbotChat speaks Engine.IO 4 / Socket.IO 5 as Chainlit's page does (the handshake packet
 # "0{...}", the connect "40{auth}", events "42[name, data]", pings "2" answered "3") and keeps the socket open after

@@ -19,7 +19,7 @@ import pytest
 
 from calbot.sandbox.service import NewBooking
 from tests.e2e.helpers import NEW_YORK, THIRTY_MIN, USER_EMAIL, at, message_with, send, shown, weekday
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 # The bidi controls and other invisible format characters that must never reach the page as they are (but U+2060,
 # the word joiner calbot puts into the model's text to stop autolinks: see calbot/safe_text.py).

@@ -18,7 +18,7 @@ from tests.e2e.helpers import (
     table_day,
     weekday,
 )
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 
 def test_two_browsers_in_new_york_and_berlin_see_one_booking_in_their_own_time(app_server, page_in):

@@ -48,7 +48,7 @@ from tests.agent.conftest import (  # noqa: F401 - fixtures re-exported for this
 from tests.agent.conftest import _served  # noqa: F401 - the module-scoped server behind `served`
 
 from tests.fakes.calcom_fake import FakeCalcom
-from tests.fakes.openai_fake import ScriptedModel, call, say
+from testing.openai_fake import ScriptedModel, call, say
 from tests.fakes.sandbox_calcom import SandboxCalcom, fake_like_config
 
 OPENAI_SECRET = "sk-faults-openai-7Q2x9LmN4pR8vT1w"

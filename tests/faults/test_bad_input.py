@@ -22,7 +22,7 @@ from tests.faults.conftest import (
     relay,
 )
 from tests.fakes.calcom_fake import at
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 BOOK_ARGS = {"start": TOMORROW_3PM, "reason": "budget review"}
 

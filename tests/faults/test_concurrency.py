@@ -27,7 +27,7 @@ from tests.faults.conftest import (
     propose_booking,
 )
 from tests.fakes.calcom_fake import at
-from tests.fakes.openai_fake import call, say
+from testing.openai_fake import call, say
 
 WED = date(2026, 11, 25)
 BOOK_ARGS = {"start": TOMORROW_3PM, "reason": "budget review"}

@@ -36,7 +36,7 @@ from tests.faults.conftest import (
     relay,
 )
 from tests.fakes.calcom_fake import at
-from tests.fakes.openai_fake import call, fail, say
+from testing.openai_fake import call, fail, say
 
 ROOT = Path(__file__).resolve().parents[2]
 WED, THU = date(2026, 11, 25), date(2026, 11, 26)

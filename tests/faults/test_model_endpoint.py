@@ -30,7 +30,7 @@ from tests.faults.conftest import (
     assert_state_intact,
     booked,
 )
-from tests.fakes.openai_fake import ToolCall, broken_stream, call, calls, fail, hang, say
+from testing.openai_fake import ToolCall, broken_stream, call, calls, fail, hang, say
 
 BOOK_ARGS = {"start": TOMORROW_3PM, "reason": "budget review"}
 FAST_RETRY = {"retry-after-ms": "10"}  # server-directed wait the SDK honours: its retries stay fast here

@@ -14,7 +14,7 @@ from calbot.config import load_settings
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox, SandboxConfig
 from tests.http.cal_payloads import API_KEY, BASE_URL, envelope, event_type_json, me_json
-from tests.fakes.common import clear_settings_env
+from testing.common import clear_settings_env
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from calbot.agent.session import SessionState
 from calbot.render import meetings_markdown
 from tests.fakes.backends import AnyFake, open_fake, respx_only
 from tests.fakes.calcom_fake import at
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW  # Monday 08:00 UTC; the host works 09-17 Europe/London (= UTC now)
 MON, TUE, WED = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)

@@ -22,7 +22,7 @@ from calbot.agent.executor import OVERLAP_MARGIN, RECENT_LIST_SECONDS, Executor
 from calbot.agent.session import SessionState
 from tests.fakes.backends import AnyFake, open_fake
 from tests.fakes.calcom_fake import at
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW  # Monday 08:00 UTC; the host works 09-17 Europe/London
 TUE, WED = date(2026, 11, 24), date(2026, 11, 25)

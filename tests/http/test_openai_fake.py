@@ -1,4 +1,4 @@
-"""The scripted OpenAI fake (tests/fakes/openai_fake.py) against the real openai SDK, in process and over HTTP."""
+"""The scripted OpenAI fake (testing/openai_fake.py) against the real openai SDK, in process and over HTTP."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fakes.openai_fake import (ModelServer, Reply, ScriptedModel, ToolCall, broken_stream, call, calls, fail,
+from testing.openai_fake import (ModelServer, Reply, ScriptedModel, ToolCall, broken_stream, call, calls, fail,
                                      hang, say)
 
 USER = [{"role": "user", "content": "Please book Tuesday at 3"}]

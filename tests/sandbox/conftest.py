@@ -30,7 +30,7 @@ import pytest
 from calbot.calcom import CalcomClient
 from calbot.sandbox import EMBEDDED_BASE_URL, SANDBOX_API_KEY, Sandbox, SandboxConfig
 from tests.openapi_spec import validate_request, validate_response
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 # Monday 23 November 2026, 08:00 UTC (08:00 in London, the default host zone: one hour before work starts).

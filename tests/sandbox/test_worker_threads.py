@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from calbot.sandbox import Sandbox, SandboxConfig
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 
 def test_no_worker_thread_outlives_the_event_loop_that_used_the_sandbox():

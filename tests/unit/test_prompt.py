@@ -12,7 +12,7 @@ from calbot.agent.account import Account
 from calbot.agent.prompt import DAYS_AHEAD, system_prompt
 from calbot.agent.session import Proposal, SessionState, User
 from calbot.calcom.models import EventType, Me
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW  # Monday
 

@@ -14,7 +14,7 @@ import pytest
 from calbot.agent.session import Proposal
 from calbot.render import escape, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import without_code
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW
 EVIL = "a|b *x* [link](http://evil) _u_ `code` <b>"

@@ -11,7 +11,7 @@ import pytest
 from calbot.agent.session import Proposal
 from calbot.render import CELL_CHARS, FIELD_CHARS, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import BIDI_CONTROLS, hazards, text_of
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW
 START = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)

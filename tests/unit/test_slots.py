@@ -10,7 +10,7 @@ import pytest
 
 from calbot.agent.slots import Bounds, StartRefused
 from calbot.calcom.models import EventType
-from tests.fakes.common import FIXED_NOW
+from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.fakes.common import SETTING_PREFIXES
+from testing.common import SETTING_PREFIXES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # Variables a developer's shell or .env may set that must not leak into an app started for a test or the bench.
 CLEARED_PREFIXES = SETTING_PREFIXES
 

@@ -1,4 +1,4 @@
-"""What every test folder shares: the fixed clock and a clean environment.
+"""What every test folder and the bench share: the fixed clock and a clean environment.
 
 - FIXED_NOW: Monday 23 November 2026, 08:00 UTC (09:00 in Berlin; the sandbox host works 09:00-17:00 Europe/London,
   so the whole working day is still ahead). Every test that freezes time uses this instant.
