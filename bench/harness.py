@@ -29,7 +29,7 @@ USER_EMAIL = "ana@example.com"
 USER_NAME = "Ana Diaz"
 USER_ZONE = "Europe/Berlin"
 THIRTY_MIN = 1001  # the sandbox's default (30 minute) event type
-# Start-up look-ups, done once per process when the calendar connects (calbot/agent/account.py) and cached after:
+# Start-up look-ups, done once per process when the calendar connects (calbot/booking/account.py) and cached after:
 # not counted as a task's Cal.com calls.
 BOOKING_UID = re.compile(r"/v2/bookings/[^/]+")
 STARTUP_LOOKUPS = frozenset({("GET", "/v2/me"), ("GET", "/v2/event-types")})

@@ -3,7 +3,7 @@ sentence that can be shown as it is (it names what to change) or turned into one
 
     CalbotError
     ├── CalcomError            Cal.com could not do what was asked (calbot.calcom.errors: network, API, budget)
-    ├── AccountError           the Cal.com account cannot be used as configured (calbot.agent.account)
+    ├── AccountError           the Cal.com account cannot be used as configured (calbot.booking.account)
     ├── TimeInputError         a date, time or zone that cannot be used (calbot.timezones; also a ValueError)
     ├── InvalidEmailError      an email address that cannot be used (calbot.validation; also a ValueError)
     └── OriginError            a value that is not a web origin (calbot.web_guard; also a ValueError)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from calbot import safe_text
-from calbot.agent.pending import describe
+from calbot.booking.pending import describe
 from calbot.agent.session import Proposal
 from calbot.timezones import format_span, get_zone, parse_instant, zone_abbreviation
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from calbot.agent.account import Account, AccountError, load_account
-from calbot.agent.executor import Executor
+from calbot.booking.account import Account, AccountError, load_account
+from calbot.booking.executor import Executor
 from calbot.agent.session import SessionState
 from calbot.calcom import CalcomClient
 from calbot.calcom.budget import CALCOM_KEY_LIMIT, RateBudget

@@ -1,1 +1,1 @@
-"""The assistant's core: tool schemas, session state and the executor that enforces the rules."""
+"""The chat side: the tool-calling loop, its events, the history the model is sent, the system prompt."""

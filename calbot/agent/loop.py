@@ -33,11 +33,11 @@ import httpx
 import openai
 
 from calbot.agent.caps import CALL_CAP_REPLY, CallCaps
-from calbot.agent.executor import Executor
+from calbot.booking.executor import Executor
 from calbot.agent.history import PROPOSED_PREFIX, prompt_history, trim_stored
 from calbot.agent.prompt import system_prompt
 from calbot.agent.session import Proposal, SessionState
-from calbot.agent.tools import WRITE_TOOLS, tool_schemas
+from calbot.booking.tools import WRITE_TOOLS, tool_schemas
 from calbot.calcom.budget import enter_chat, leave_chat
 from calbot.explain import SOMETHING_WENT_WRONG, explain_model_error
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from calbot.agent.account import Account
+from calbot.booking.account import Account
 from calbot.agent.session import SessionState
 from calbot.timezones import format_when, get_zone
 

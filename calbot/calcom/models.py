@@ -175,7 +175,7 @@ class BookingField(_Output):
 class BookingWindow(_Output):
     """How far ahead an event type can be booked (EventTypeOutput_2024_06_14.bookingWindow): `calendarDays` or
     `businessDays` with a number `value` (`rolling`: counted in days that have free time), or `range` with two
-    YYYY-MM-DD dates. Kept loose: calbot.agent.slots reads what it understands and ignores the rest."""
+    YYYY-MM-DD dates. Kept loose: calbot.booking.slots reads what it understands and ignores the rest."""
     type: Any = None
     value: Any = None
     rolling: Any = None

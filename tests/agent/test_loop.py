@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calbot.agent.executor import Executor
+from calbot.booking.executor import Executor
 from calbot.agent.loop import (
     INVALID_CALLS_REPLY,
     MAX_INVALID_CALLS,

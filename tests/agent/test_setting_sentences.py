@@ -133,7 +133,7 @@ async def test_credentials_in_the_urls_never_reach_the_page(make_service, model,
 
 async def test_a_key_in_calbot_sandbox_db_is_not_echoed(tmp_path):
     """CALBOT_SANDBOX_DB is quoted when the file cannot be opened: through calbot.redact like every setting."""
-    from calbot.agent.account import AccountError
+    from calbot.booking.account import AccountError
     from calbot.config import load_settings
     from calbot.runtime import Calendar
 

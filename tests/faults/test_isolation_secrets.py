@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from calbot.agent.executor import Executor
+from calbot.booking.executor import Executor
 from calbot.calcom import CalcomClient
 from calbot.chat import ChatService
 from calbot.config import load_settings

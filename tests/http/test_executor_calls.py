@@ -1,4 +1,4 @@
-"""How many Cal.com calls a task costs, and the recent-list cache behind it (calbot/agent/executor.py).
+"""How many Cal.com calls a task costs, and the recent-list cache behind it (calbot/booking/context.py).
 
 A list_meetings answer (GET /v2/bookings) is kept RECENT_LIST_SECONDS (time.monotonic) and serves the proposal that
 follows: the booking look-up of a cancel or reschedule proposal, and the overlap warnings when the cached list has no
@@ -16,9 +16,11 @@ from datetime import date
 
 import pytest
 
-import calbot.agent.executor as executor_module
-from calbot.agent.account import load_account
-from calbot.agent.executor import OVERLAP_MARGIN, RECENT_LIST_SECONDS, Executor
+import calbot.booking.context as context_module
+from calbot.booking.account import load_account
+from calbot.booking.context import RECENT_LIST_SECONDS
+from calbot.booking.executor import Executor
+from calbot.booking.proposals import OVERLAP_MARGIN
 from calbot.agent.session import SessionState
 from tests.fakes.backends import AnyFake, open_fake
 from tests.fakes.calcom_fake import at
@@ -53,7 +55,7 @@ def fake(backend, request):
 
 @pytest.fixture
 def monotonic(monkeypatch) -> list[float]:
-    """The executor's time.monotonic, moved by hand: `monotonic[0] += 61`."""
+    """The recent lists' time.monotonic, moved by hand: `monotonic[0] += 61`."""
     now = [1000.0]
 
     class Time:
@@ -61,7 +63,7 @@ def monotonic(monkeypatch) -> list[float]:
         def monotonic() -> float:
             return now[0]
 
-    monkeypatch.setattr(executor_module, "time", Time)
+    monkeypatch.setattr(context_module, "time", Time)
     return now
 
 

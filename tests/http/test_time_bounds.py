@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from calbot.agent.account import load_account
+from calbot.booking.account import load_account
 from calbot.timezones import parse_instant
 from tests.fakes.calcom_fake import at
 from tests.http.test_executor import TUE, USER, executor, fake, session  # noqa: F401 - fixtures

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from calbot.config import load_settings
-from calbot.agent.account import AccountError
+from calbot.booking.account import AccountError
 from calbot.runtime import Calendar
 from calbot.sandbox import SANDBOX_API_KEY, Sandbox
 from tests.http.cal_payloads import envelope, event_type_json, me_json

@@ -1,8 +1,8 @@
-"""calbot.agent.choice: the turn of an unclear lookup, and only that turn, refuses a pick without the user's word."""
+"""calbot.booking.choice: the turn of an unclear lookup, and only that turn, refuses a pick without the user's word."""
 
 from __future__ import annotations
 
-from calbot.agent.choice import clear_choice, needs_choice, require_choice
+from calbot.booking.choice import clear_choice, needs_choice, require_choice
 from calbot.agent.session import SessionState
 
 

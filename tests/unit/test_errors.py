@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from calbot.agent.account import AccountError
-from calbot.agent.slots import StartRefused
+from calbot.booking.account import AccountError
+from calbot.booking.slots import StartRefused
 from calbot.calcom import errors as calcom_errors
 from calbot.errors import CalbotError
 from calbot.timezones import AmbiguousLocalTimeError, NonexistentLocalTimeError, TimeInputError, UnknownTimeZoneError

@@ -36,7 +36,7 @@ from calbot.agent.history import (
 Message = dict[str, Any]
 
 
-# -- realistic tool results (the shapes calbot/agent/executor.py returns) -------------------------------------------
+# -- realistic tool results (the shapes calbot/booking/ returns) -------------------------------------------
 def meeting(n: int, **changes: Any) -> dict[str, Any]:
     view = {
         "uid": f"uid{n:04d}abcdef", "title": f"Meeting number {n} between Hana Host and Ana Diaz",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from calbot.agent.account import Account
+from calbot.booking.account import Account
 from calbot.agent.prompt import DAYS_AHEAD, system_prompt
 from calbot.agent.session import Proposal, SessionState, User
 from calbot.calcom.models import EventType, Me

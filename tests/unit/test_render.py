@@ -288,8 +288,8 @@ def test_a_looked_for_time_names_the_zone_in_the_heading_once():
 
 # -- with real tool results ------------------------------------------------------------------------------------------
 async def test_a_real_list_meetings_result_renders_in_the_users_zone():
-    from calbot.agent.account import load_account
-    from calbot.agent.executor import Executor
+    from calbot.booking.account import load_account
+    from calbot.booking.executor import Executor
     from calbot.calcom import CalcomClient
     from calbot.sandbox import EMBEDDED_BASE_URL, SANDBOX_API_KEY, Sandbox, SandboxConfig
     from calbot.sandbox.service import NewBooking

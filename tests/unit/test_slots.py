@@ -1,4 +1,4 @@
-"""Pure unit tests for calbot.agent.slots.Bounds: the event type's booking window as Cal.com counts it, and the
+"""Pure unit tests for calbot.booking.slots.Bounds: the event type's booking window as Cal.com counts it, and the
 horizon (one year: Cal.com lists free slots no further). Clock: Monday 23 November 2026 08:00 UTC, user in Berlin."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from calbot.agent.slots import Bounds, StartRefused
+from calbot.booking.slots import Bounds, StartRefused
 from calbot.calcom.models import EventType
 from testing.common import FIXED_NOW
 

@@ -692,7 +692,7 @@ def _zone_from_setting(name: str) -> str | None:
 
 
 def _zone_from_the_browser(name: str) -> str | None:
-    from calbot.agent.executor import Executor
+    from calbot.booking.executor import Executor
     from calbot.agent.session import SessionState, User
 
     state = SessionState(user=User(time_zone="Europe/Paris", time_zone_source="default"))
@@ -710,7 +710,7 @@ def _zone_from_the_chat(name: str) -> str | None:
 
 
 def _zone_of_the_host(name: str) -> str | None:
-    from calbot.agent.account import Account
+    from calbot.booking.account import Account
     from calbot.calcom import EventType, Me
 
     account = Account(me=Me(id=1, email="host@example.com", timeZone=name),

@@ -1,4 +1,4 @@
-"""Pure unit tests for calbot.agent.tools: the generated JSON schemas and the pydantic argument models."""
+"""Pure unit tests for calbot.booking.tools and args.py: the generated JSON schemas and the pydantic argument models."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from calbot.agent.tools import (
-    TOOL_ARGS,
-    WRITE_TOOLS,
+from calbot.booking.args import (
     BookMeetingArgs,
     CancelMeetingArgs,
     CheckAvailabilityArgs,
     ListMeetingsArgs,
     RescheduleMeetingArgs,
     parameters_schema,
-    tool_schemas,
 )
+from calbot.booking.tools import TOOL_ARGS, WRITE_TOOLS, tool_schemas
 
 NAMES = ["check_availability", "book_meeting", "list_meetings", "cancel_meeting", "reschedule_meeting",
          "set_time_zone"]

@@ -1,8 +1,9 @@
-"""The tools the model may call. Each one's JSON schema is generated from its pydantic argument model.
+"""The tools' arguments: one pydantic model a tool, from which its JSON schema is generated (`parameters_schema`).
 
 Every field is optional in the model (a call that lacks something becomes the session's pending function and the
 executor says what is missing); `REQUIRED` lists what the tool contract requires, and that list becomes the
-schema's `required`. Formats are checked here; meaning (time zones, ownership, availability) is the executor's job.
+schema's `required`. Formats are checked here; meaning (time zones, ownership, availability) is the handlers' job.
+The tools themselves (name, arguments, handler) are registered in tools.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from datetime import date
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from calbot.timezones import clock_instants, in_supported_range, out_of_range, parse_date
 from calbot.validation import normalise_email, strip_control
@@ -175,18 +176,6 @@ class SetTimeZoneArgs(ToolArgs):
                                               "such as Berlin also works).")
 
 
-TOOL_ARGS: dict[str, type[ToolArgs]] = {
-    "check_availability": CheckAvailabilityArgs,
-    "book_meeting": BookMeetingArgs,
-    "list_meetings": ListMeetingsArgs,
-    "cancel_meeting": CancelMeetingArgs,
-    "reschedule_meeting": RescheduleMeetingArgs,
-    "set_time_zone": SetTimeZoneArgs,
-}
-
-WRITE_TOOLS = frozenset(name for name, model in TOOL_ARGS.items() if model.WRITES)
-
-
 def _strip_titles(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: _strip_titles(v) for k, v in node.items() if k != "title"}
@@ -217,12 +206,39 @@ def parameters_schema(model: type[ToolArgs]) -> dict[str, Any]:
             "additionalProperties": False}
 
 
-def _description(model: type[ToolArgs]) -> str:
+def tool_description(model: type[ToolArgs]) -> str:
     return re.sub(r"\s+", " ", model.__doc__ or "").strip()
 
 
-def tool_schemas() -> list[dict[str, Any]]:
-    """The `tools` list for chat.completions."""
-    return [{"type": "function", "function": {"name": name, "description": _description(model),
-                                              "parameters": parameters_schema(model)}}
-            for name, model in TOOL_ARGS.items()]
+FIELD_WORDS = {  # what a missing argument is, in words the model can ask the user with
+    "start": "the day and time of the meeting",
+    "new_start": "the new day and time",
+    "reason": "what the meeting is about",
+    "date": "which day to look at",
+    "booking_uid": "which meeting (list the user's meetings to find its uid)",
+    "attendee_email": "the user's email address",
+    "attendee_name": "the user's name",
+}
+
+_FORMAT_HINTS = {
+    "start": "use YYYY-MM-DDTHH:MM in the user's time zone, e.g. 2026-11-24T15:00",
+    "new_start": "use YYYY-MM-DDTHH:MM in the user's time zone, e.g. 2026-11-24T15:00",
+    "date": "use YYYY-MM-DD", "end_date": "use YYYY-MM-DD", "from_date": "use YYYY-MM-DD", "to_date": "use YYYY-MM-DD",
+    "at_time": "use HH:MM (24-hour)", "booking_uid": "use the uid exactly as a tool result gave it",
+}
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """What is wrong with a call's arguments, one clause a field, for the model to correct."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error.get("loc", ())) or "arguments"
+        message = str(error.get("msg", "invalid"))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        elif error.get("type") == "extra_forbidden":
+            message = "is not an argument of this tool"
+        elif error.get("type") == "string_pattern_mismatch":
+            message = f"has the wrong format ({_FORMAT_HINTS.get(field.split('.')[0], 'see the tool schema')})"
+        parts.append(f"{field}: {message}")
+    return "; ".join(parts)

@@ -15,7 +15,7 @@ from typing import Any
 from calbot.agent.session import SessionState
 from calbot.timezones import TimeInputError, format_when, get_zone, local_wall, parse_start
 
-WALL_TIME_FIELDS = ("start", "new_start")  # the tool arguments that hold a wall time (tools.START_PATTERN)
+WALL_TIME_FIELDS = ("start", "new_start")  # the tool arguments that hold a wall time (args.START_PATTERN)
 _HAS_OFFSET = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
 
 

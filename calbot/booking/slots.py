@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from calbot.booking.results import Status
 from calbot.calcom.models import EventType, Slot
 from calbot.timezones import (
     TimeInputError,
@@ -154,7 +155,7 @@ class Bounds:
         offered = [s for s in slots if self.accepts(s.start)]
         reason, sentence = self._why_not_free(start, duration, offered)
         return {
-            "ok": False, "status": "slot_unavailable", "error": sentence, "reason": reason,
+            "ok": False, "status": str(Status.SLOT_UNAVAILABLE), "error": sentence, "reason": reason,
             "requested": {"start_local": local_wall(start, self.zone), "start_utc": to_utc_iso(start)},
             "alternatives": [{"start": local_wall(s.start, self.zone), "start_utc": to_utc_iso(s.start),
                               "when": format_when(s.start, self.zone)} for s in self._nearest(start, offered)],

@@ -1,0 +1,65 @@
+"""The tools the model may call, in one registry: each tool is its name, its argument model and its handler.
+
+Adding a tool is one entry here (with its args model in args.py and its handler beside the rules it uses): the
+executor dispatches by this table, the JSON schemas for chat.completions are generated from the models, and nothing
+else names a tool. A handler is `async (ctx, state, args) -> dict`, the tool result for the model (results.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from calbot.agent.session import SessionState
+from calbot.booking.access import set_time_zone
+from calbot.booking.args import (
+    BookMeetingArgs,
+    CancelMeetingArgs,
+    CheckAvailabilityArgs,
+    ListMeetingsArgs,
+    RescheduleMeetingArgs,
+    SetTimeZoneArgs,
+    ToolArgs,
+    parameters_schema,
+    tool_description,
+)
+from calbot.booking.context import Context
+from calbot.booking.proposals import propose_booking, propose_cancel, propose_reschedule
+from calbot.booking.reads import check_availability, list_meetings
+
+Handler = Callable[[Context, SessionState, Any], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    args: type[ToolArgs]  # its docstring is the tool's description, its fields the parameters
+    handler: Handler
+
+    @property
+    def writes(self) -> bool:
+        """A write only proposes; the user's Confirm carries it out."""
+        return self.args.WRITES
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": self.name, "description": tool_description(self.args),
+                                                 "parameters": parameters_schema(self.args)}}
+
+
+TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
+    Tool("check_availability", CheckAvailabilityArgs, check_availability),
+    Tool("book_meeting", BookMeetingArgs, propose_booking),
+    Tool("list_meetings", ListMeetingsArgs, list_meetings),
+    Tool("cancel_meeting", CancelMeetingArgs, propose_cancel),
+    Tool("reschedule_meeting", RescheduleMeetingArgs, propose_reschedule),
+    Tool("set_time_zone", SetTimeZoneArgs, set_time_zone),
+)}
+
+TOOL_ARGS: dict[str, type[ToolArgs]] = {name: tool.args for name, tool in TOOLS.items()}
+WRITE_TOOLS = frozenset(name for name, tool in TOOLS.items() if tool.writes)
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """The `tools` list for chat.completions."""
+    return [tool.schema() for tool in TOOLS.values()]
