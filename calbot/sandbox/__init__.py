@@ -16,6 +16,7 @@ import httpx
 
 from calbot.sandbox.config import (
     SANDBOX_API_KEY,
+    Recurrence,
     SandboxConfig,
     SandboxEventType,
     SandboxHost,
@@ -59,5 +60,5 @@ class Sandbox:
         self.store.close()
 
 
-__all__ = ["DEFAULT_DB_PATH", "EMBEDDED_BASE_URL", "SANDBOX_API_KEY", "ApiError", "FaultSpec", "Sandbox",
-           "SandboxCalendar", "SandboxConfig", "SandboxEventType", "SandboxHost", "WeeklySchedule"]
+__all__ = ["DEFAULT_DB_PATH", "EMBEDDED_BASE_URL", "SANDBOX_API_KEY", "ApiError", "FaultSpec", "Recurrence",
+           "Sandbox", "SandboxCalendar", "SandboxConfig", "SandboxEventType", "SandboxHost", "WeeklySchedule"]

@@ -105,10 +105,13 @@ class Availability:
         start, end = max(start, now), min(end, one_year_from(now))
         if end < start:
             return {}
-        busy = sorted((parse_instant(b["start"]), parse_instant(b["end"]))
-                      for b in self.store.overlapping(self.config.host.id, start - timedelta(days=1),
-                                                      end + timedelta(days=1))
-                      if b["uid"] != reschedule_uid)
+        near = [b for b in self.store.overlapping(self.config.host.id, start - timedelta(days=1),
+                                                  end + timedelta(days=1)) if b["uid"] != reschedule_uid]
+        # A seated event type's own booking with a free seat stays bookable: its time is listed with the seat counts.
+        seated = {parse_instant(b["start"]): b for b in near
+                  if et.seats and b["eventTypeId"] == et.id and len(b["attendees"]) < et.seats}
+        open_seats = {b["uid"] for b in seated.values()}
+        busy = sorted((parse_instant(b["start"]), parse_instant(b["end"])) for b in near if b["uid"] not in open_seats)
         first_free = now + timedelta(minutes=et.minimum_notice_minutes)
         last_free = self._last_bookable(et, now)
         data: dict[str, list[dict[str, Any]]] = {}
@@ -131,6 +134,10 @@ class Availability:
                     item: dict[str, Any] = {"start": zoned_iso(local)}
                     if range_format:
                         item["end"] = zoned_iso(slot_end.astimezone(zone))
+                    if cursor in seated:
+                        taken = len(seated[cursor]["attendees"])
+                        item.update(seatsBooked=taken, seatsRemaining=et.seats - taken, seatsTotal=et.seats,
+                                    bookingUid=seated[cursor]["uid"])
                     data.setdefault(local.date().isoformat(), []).append(item)
                 cursor += step
         return data

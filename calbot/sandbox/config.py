@@ -21,6 +21,20 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
+class Recurrence:
+    """A recurring event type (Cal.com's Recurrence_2024_06_14): a booking may ask for up to `occurrences` meetings,
+    every `interval` weeks, months or years."""
+
+    frequency: str = "weekly"  # "weekly" | "monthly" | "yearly"
+    interval: int = 1
+    occurrences: int = 4
+
+    def __post_init__(self) -> None:
+        if self.frequency not in ("weekly", "monthly", "yearly") or self.interval < 1 or self.occurrences < 1:
+            raise ValueError("a recurrence is weekly, monthly or yearly, with an interval and occurrences of 1 or more")
+
+
+@dataclass(frozen=True)
 class SandboxEventType:
     id: int
     slug: str
@@ -33,6 +47,8 @@ class SandboxEventType:
     booking_window_days: int | None = None  # None: bookable any time in the future (Cal.com's default)
     slot_interval: int | None = None  # None: slots every `length` minutes (Cal.com's default)
     hidden: bool = False
+    seats: int | None = None  # seatsPerTimeSlot: up to that many attendees share one booking (None: not seated)
+    recurrence: Recurrence | None = None  # None: one meeting per booking
 
     @property
     def lengths(self) -> tuple[int, ...]:

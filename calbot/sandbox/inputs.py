@@ -281,12 +281,14 @@ def create_booking(body: Any) -> dict[str, Any]:
     length = int_field(errors, "lengthInMinutes", body.get("lengthInMinutes"), minimum=1)
     responses = validate_responses(errors, body.get("bookingFieldsResponses"))
     metadata = validate_metadata(errors, body.get("metadata"))
+    recurrence_count = int_field(errors, "recurrenceCount", body.get("recurrenceCount"), minimum=1)
     errors.raise_if_any()
     if attendee and not attendee.get("email") and not attendee.get("phoneNumber"):
         raise ApiError(400, "Attendee must have at least one contact method (email or phone number)")
     return {"start": start, "eventTypeId": event_type_id, "eventTypeSlug": slug, "username": username,
             "teamSlug": team_slug, "organizationSlug": org_slug, "attendee": attendee, "guests": tuple(guests),
-            "lengthInMinutes": length, "bookingFieldsResponses": responses, "metadata": metadata}
+            "lengthInMinutes": length, "bookingFieldsResponses": responses, "metadata": metadata,
+            "recurrenceCount": recurrence_count}
 
 
 def cancel_booking(body: Any) -> dict[str, Any]:

@@ -329,7 +329,7 @@ class SandboxServer:
             attendee_email=attendee["email"], attendee_time_zone=attendee["timeZone"],
             attendee_language=attendee["language"], attendee_phone=attendee["phoneNumber"],
             guests=body["guests"], length=body["lengthInMinutes"], responses=body["bookingFieldsResponses"],
-            metadata=body["metadata"]))
+            metadata=body["metadata"], recurrence_count=body["recurrenceCount"]))
         return 201, booking, {}
 
     def _get(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
@@ -338,13 +338,13 @@ class SandboxServer:
     def _cancel(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
         body = inputs.cancel_booking(parse_json(raw))
         cancelled_by = self.config.host.email if self._bearer(request) else None
-        return 200, self.calendar.cancel(params["uid"], body["cancellationReason"], cancelled_by), {}
+        return 200, self.calendar.cancel(params["uid"], body["cancellationReason"], cancelled_by, body["seatUid"]), {}
 
     def _reschedule(self, request: Request, params: dict[str, str], raw: bytes) -> tuple[int, Any, dict[str, Any]]:
         body = inputs.reschedule_booking(parse_json(raw))
         self.calendar.get(params["uid"])  # 404 before anything else, as Cal.com
         booking = self.calendar.reschedule(params["uid"], body["start"], rescheduled_by=body["rescheduledBy"],
-                                           reason=body["reschedulingReason"])
+                                           reason=body["reschedulingReason"], seat_uid=body["seatUid"])
         return 201, booking, {}
 
     async def _health(self, request: Request) -> Response:

@@ -7,8 +7,6 @@ Cal.com's status and exact message (API-NOTES §3-§10) when it refuses. Outputs
 
 from __future__ import annotations
 
-import secrets
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,7 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from calbot.sandbox.availability import Availability
+from calbot.sandbox.common import EXCEPTIONS, ApiError, iso, new_uid  # noqa: F401 - imported from here too
 from calbot.sandbox.config import SandboxConfig, SandboxEventType
+from calbot.sandbox.recurring import Recurring
+from calbot.sandbox.seats import Seats, seated_output
 from calbot.sandbox.store import BookingStore, DuplicateSlotError
 from calbot.timezones import parse_instant
 
@@ -64,51 +65,6 @@ def msg_reschedule_rescheduled(uid: str, new_uid: str | None) -> str:
             "request URL.")
 
 
-# HTTP status -> the NestJS exception class name Cal.com puts in error.code, and the reason phrase in details.error.
-EXCEPTIONS = {
-    400: ("BadRequestException", "Bad Request"),
-    401: ("UnauthorizedException", "Unauthorized"),
-    403: ("ForbiddenException", "Forbidden"),
-    404: ("NotFoundException", "Not Found"),
-    409: ("ConflictException", "Conflict"),
-    413: ("PayloadTooLargeException", "Payload Too Large"),
-    422: ("UnprocessableEntityException", "Unprocessable Entity"),
-    429: ("ThrottlerException", "Too Many Requests"),
-    500: ("InternalServerErrorException", "Internal Server Error"),
-    502: ("BadGatewayException", "Bad Gateway"),
-    503: ("ServiceUnavailableException", "Service Unavailable"),
-    504: ("GatewayTimeoutException", "Gateway Timeout"),
-}
-
-
-class ApiError(Exception):
-    """A refusal as Cal.com words it. `code` defaults to the NestJS exception name for `status`."""
-
-    def __init__(self, status: int, message: str, *, code: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        name, phrase = EXCEPTIONS.get(status, ("HttpException", "Error"))
-        self.code = code or name
-        self.details = details if details is not None else {"message": message, "error": phrase,
-                                                            "statusCode": status}
-
-
-def iso(instant: datetime) -> str:
-    """Cal.com's UTC output format: 2026-11-24T09:00:00.000Z."""
-    instant = instant.astimezone(UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-
-
-_UID_ALPHABET = string.ascii_letters + string.digits
-
-
-def new_uid() -> str:
-    """22 characters like Cal.com's booking uids (e.g. 2NtaeaVcKfpmSZ4CthFdfk)."""
-    return "".join(secrets.choice(_UID_ALPHABET) for _ in range(22))
-
-
 @dataclass(frozen=True)
 class NewBooking:
     start: datetime
@@ -122,6 +78,7 @@ class NewBooking:
     length: int | None = None
     responses: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    recurrence_count: int | None = None  # recurring event types: how many meetings (None: the event type's number)
 
 
 @dataclass(frozen=True)
@@ -139,7 +96,7 @@ class ListQuery:
     skip: int = 0
 
 
-class SandboxCalendar(Availability):
+class SandboxCalendar(Availability, Seats, Recurring):
     def __init__(self, config: SandboxConfig, store: BookingStore,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.config = config
@@ -194,6 +151,13 @@ class SandboxCalendar(Availability):
             output["confirmationPolicy"] = {"type": "always", "blockUnconfirmedBookingsInBooker": True}
         if et.booking_window_days is not None:  # one object, as Cal.com's output service returns it
             output["bookingWindow"] = {"type": "calendarDays", "value": et.booking_window_days, "rolling": False}
+        if et.seats:  # Seats_2024_06_14 (the spec types the flat seatsPerTimeSlot as an object: left null)
+            output["seats"] = {"seatsPerTimeSlot": et.seats, "showAttendeeInfo": False, "showAvailabilityCount": True}
+            output["seatsShowAvailabilityCount"] = True
+        if et.recurrence:
+            rule = et.recurrence
+            output["recurrence"] = {"frequency": rule.frequency, "interval": rule.interval,
+                                    "occurrences": rule.occurrences}
         return output
 
     def event_types(self) -> list[dict[str, Any]]:
@@ -231,7 +195,9 @@ class SandboxCalendar(Availability):
         booking.update({k: v for k, v in extra.items() if v is not None})
         return booking
 
-    def create(self, request: NewBooking) -> dict[str, Any]:
+    def create(self, request: NewBooking) -> dict[str, Any] | list[dict[str, Any]]:
+        """A booking (seated event types: a seat in one, calbot.sandbox.seats), or a recurring event type's series
+        (calbot.sandbox.recurring)."""
         et = self.event_type(request.event_type_id)
         if request.length is not None:
             if not et.length_options:
@@ -248,12 +214,16 @@ class SandboxCalendar(Availability):
             attendee["phoneNumber"] = request.attendee_phone
         responses = {"name": request.attendee_name, "email": request.attendee_email or "",
                      **({"guests": list(request.guests)} if request.guests else {}), **request.responses}
+        fields = {"status": "pending" if et.requires_confirmation else "accepted", "attendee": attendee,
+                  "guests": list(request.guests), "responses": responses, "metadata": dict(request.metadata)}
         with self.store.write():
+            if et.seats:
+                return self._take_seat(et, start, length, attendee, responses, fields["metadata"])
+            if et.recurrence:
+                return self._create_series(et, start, length, request.recurrence_count, **fields)
             self._check_bookable(et, start, end)
-            booking = self.booking_output(
-                number=self.store.next_id(), uid=new_uid(), et=et, start=start, length=length,
-                status="pending" if et.requires_confirmation else "accepted", attendee=attendee,
-                guests=list(request.guests), responses=responses, metadata=dict(request.metadata))
+            booking = self.booking_output(number=self.store.next_id(), uid=new_uid(), et=et, start=start,
+                                          length=length, **fields)
             self._insert(booking)
         return booking
 
@@ -263,15 +233,26 @@ class SandboxCalendar(Availability):
         except DuplicateSlotError:
             raise ApiError(409, MSG_DUPLICATE, code="CONFLICT") from None
 
-    def get(self, uid: str) -> dict[str, Any]:
+    def get(self, uid: str) -> dict[str, Any] | list[dict[str, Any]]:
+        """A booking, or the array of a recurring series when `uid` is the series' uid (API-NOTES §5)."""
+        booking = self.store.get(uid)
+        return booking if booking is not None else self.series(uid) or self._stored(uid)
+
+    def _stored(self, uid: str) -> dict[str, Any]:
         booking = self.store.get(uid)
         if booking is None:
             raise ApiError(404, msg_not_found(uid))
         return booking
 
-    def cancel(self, uid: str, reason: str | None = None, cancelled_by: str | None = None) -> dict[str, Any]:
+    def cancel(self, uid: str, reason: str | None = None, cancelled_by: str | None = None,
+               seat_uid: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
         with self.store.write():
-            booking = self.get(uid)
+            recurrences = [] if self.store.get(uid) else self.series(uid)
+            if recurrences:
+                return self._cancel_series(recurrences, reason, cancelled_by)
+            booking = self._stored(uid)
+            if seat_uid and self._check_seat(booking, seat_uid) and len(booking["attendees"]) > 1:
+                return self._cancel_seat(booking, seat_uid)
             if booking["status"] in ("cancelled", "rejected"):
                 raise ApiError(400, msg_cancelled_already(uid))
             booking["status"] = "cancelled"
@@ -284,15 +265,17 @@ class SandboxCalendar(Availability):
         return booking
 
     def reschedule(self, uid: str, start: datetime, *, rescheduled_by: str | None = None,
-                   reason: str | None = None) -> dict[str, Any]:
+                   reason: str | None = None, seat_uid: str | None = None) -> dict[str, Any]:
         with self.store.write():
-            old = self.get(uid)
+            old = self._stored(uid)
             if old["status"] in ("cancelled", "rejected"):
                 if old.get("rescheduledToUid"):
                     raise ApiError(400, msg_reschedule_rescheduled(uid, old["rescheduledToUid"]))
                 raise ApiError(400, msg_reschedule_cancelled(uid))
             et = self.event_type(old["eventType"]["id"])
             start = start.astimezone(UTC)
+            if seat_uid and et.seats:
+                return self._move_seat(et, old, seat_uid, start, rescheduled_by)
             length = et.length  # Cal.com uses the event type's default length, not the old booking's
             self._check_bookable(et, start, start + timedelta(minutes=length), ignore_uid=uid)
             by_host = bool(rescheduled_by) and rescheduled_by.lower() == self.config.host.email.lower()
@@ -308,7 +291,9 @@ class SandboxCalendar(Availability):
                 number=self.store.next_id(), uid=new_uid(), et=et, start=start, length=length, status=status,
                 attendee=attendees[0], guests=list(old.get("guests") or []), responses=responses,
                 metadata=dict(old.get("metadata") or {}), rescheduledFromUid=uid, reschedulingReason=reason,
-                rescheduledByEmail=rescheduled_by)
+                rescheduledByEmail=rescheduled_by, recurringBookingUid=old.get("recurringBookingUid"))
+            if et.seats:  # the host moves the whole seated booking: every seat goes along
+                new = seated_output({**new, "attendees": old["attendees"]})
             self._insert(new)
             old["rescheduledToUid"] = new["uid"]
             if rescheduled_by:
@@ -344,7 +329,8 @@ class SandboxCalendar(Availability):
             return end <= now and state not in ("cancelled", "rejected")
         if status == "cancelled":
             return state in ("cancelled", "rejected")
-        return False  # "recurring": the sandbox has no recurring event types
+        return (status == "recurring" and end >= now and state in ("accepted", "pending")
+                and bool(booking.get("recurringBookingUid")))
 
     def _matches(self, booking: dict[str, Any], query: ListQuery, now: datetime) -> bool:
         if query.statuses and not any(self._status_matches(booking, s, now) for s in query.statuses):

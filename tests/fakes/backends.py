@@ -6,9 +6,6 @@ exchange checked against the OpenAPI document by SpecCheckingTransport). Both of
     @pytest.fixture
     def fake(backend, request):
         yield from open_fake(backend, NOW, request)
-
-    @respx_only("the sandbox has no seated event types")
-    async def test_seated_...(executor, fake): ...
 """
 
 from __future__ import annotations
@@ -23,12 +20,6 @@ from tests.fakes.sandbox_calcom import SandboxCalcom
 
 BACKENDS = ["respx", "sandbox"]
 AnyFake = FakeCalcom | SandboxCalcom
-
-
-def respx_only(reason: str) -> pytest.MarkDecorator:
-    """Run the test on the respx fake only; the sandbox variant is reported as skipped with `reason`."""
-    return pytest.mark.parametrize("backend", [
-        "respx", pytest.param("sandbox", marks=pytest.mark.skip(reason=f"respx only: {reason}"))], indirect=True)
 
 
 def open_fake(backend: str, now: datetime, request: pytest.FixtureRequest) -> Iterator[AnyFake]:

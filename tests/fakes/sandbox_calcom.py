@@ -22,8 +22,9 @@ in `spec_failures`.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +41,7 @@ from calbot.sandbox import (
     SandboxHost,
     WeeklySchedule,
 )
-from calbot.sandbox.service import new_uid
+from calbot.sandbox.service import NewBooking, new_uid
 from tests.sandbox.conftest import SpecCheckingTransport
 
 BASE_URL = EMBEDDED_BASE_URL
@@ -64,8 +65,24 @@ def fake_like_config(*, host_email: str = "host@example.com", host_name: str = "
         rate_limit=0, test_hooks=True, public_url="https://app.cal.com")
 
 
+@dataclass
+class _Canned:
+    """The next request matching `method` and `path` (a regex searched in the URL path) gets `answer` without
+    reaching the sandbox, or raises it (an exception); `after`: the sandbox answers it first, then the answer is lost
+    and `answer` (an exception) is raised instead."""
+
+    method: str
+    path: re.Pattern[str]
+    answer: httpx.Response | Exception
+    after: bool = False
+
+    def matches(self, request: httpx.Request) -> bool:
+        return self.method == request.method and bool(self.path.search(request.url.path))
+
+
 class _Recorder(httpx.AsyncBaseTransport):
-    """Records each request (before it is answered, as FakeCalcom does) and adds the configured latency."""
+    """Records each request (before it is answered), adds the configured latency and plays canned answers: what a
+    respx route written in the test would do, on the client's side of the sandbox."""
 
     def __init__(self, owner: SandboxCalcom, inner: httpx.AsyncBaseTransport) -> None:
         self.owner = owner
@@ -76,7 +93,16 @@ class _Recorder(httpx.AsyncBaseTransport):
         delay = self.owner.latency + (self.owner.write_latency if request.method == "POST" else 0.0)
         if delay:
             await asyncio.sleep(delay)
-        return await self.inner.handle_async_request(request)
+        canned = next((c for c in self.owner.canned if c.matches(request)), None)
+        if canned is None:
+            return await self.inner.handle_async_request(request)
+        self.owner.canned.remove(canned)
+        if canned.after:
+            await (await self.inner.handle_async_request(request)).aread()  # it took effect; the answer is lost
+        if isinstance(canned.answer, Exception):
+            raise canned.answer
+        return httpx.Response(canned.answer.status_code, headers=canned.answer.headers,
+                              content=canned.answer.content, request=request)
 
 
 class SandboxCalcom:
@@ -86,6 +112,7 @@ class SandboxCalcom:
     def __init__(self, now: datetime, *, config: SandboxConfig | None = None, db: str = ":memory:") -> None:
         self.now = now
         self.requests: list[httpx.Request] = []
+        self.canned: list[_Canned] = []
         self.latency = 0.0  # seconds each answer takes (lets concurrent calls interleave)
         self.write_latency = 0.0  # extra seconds for POSTs
         self.sandbox = Sandbox(config or fake_like_config(), db, clock=lambda: self.now)
@@ -118,8 +145,11 @@ class SandboxCalcom:
         config = self.sandbox.config
         if config.event_type(event_type_id) is None:
             raise KeyError(event_type_id)
-        config = replace(config, event_types=tuple(replace(et, **changes) if et.id == event_type_id else et
-                                                    for et in config.event_types))
+        self._set_config(replace(config, event_types=tuple(replace(et, **changes) if et.id == event_type_id else et
+                                                            for et in config.event_types)))
+
+    def _set_config(self, config: SandboxConfig) -> None:
+        """The sandbox's config is frozen, so swap it everywhere it is held."""
         self.sandbox.config = self.sandbox.calendar.config = self.sandbox.server.config = config
 
     # -- test helpers (FakeCalcom's interface) ---------------------------------------------------------------------
@@ -178,20 +208,37 @@ class SandboxCalcom:
     def fail_next(self, method: str, path: str, status: int = 500, code: str = "INTERNAL_SERVER_ERROR",
                   message: str = "Internal server error.", exception: Exception | None = None,
                   after: bool = False) -> None:
-        """The sandbox's own fault hook. `code` is not settable: the sandbox answers the NestJS name for `status`
-        (or INTERNAL_SERVER_ERROR for a plain 500). Of transport errors only a dropped connection exists here
-        (httpx.RemoteProtocolError, as uvicorn closing the socket); httpx.ASGITransport has no timeouts, so a
-        test that needs a ReadTimeout etc. is respx-only."""
+        """The next matching request fails. An error status and a dropped connection (httpx.RemoteProtocolError, as
+        uvicorn closing the socket) are the sandbox's own fault hook; `code` is not settable there: the sandbox
+        answers the NestJS name for `status` (or INTERNAL_SERVER_ERROR for a plain 500). Any other transport error
+        (httpx.ReadTimeout, ConnectError...) is raised on the client's side of the sandbox, as a socket would:
+        httpx.ASGITransport has no timeouts. `after=True`: the request takes effect first, only its answer is lost."""
+        if exception is not None and not isinstance(exception, httpx.RemoteProtocolError):
+            self.canned.append(_Canned(method, re.compile(path), exception, after))
+            return
         if exception is not None:
-            if not isinstance(exception, httpx.RemoteProtocolError):
-                raise NotImplementedError(f"the sandbox cannot raise {type(exception).__name__}: make this test "
-                                          "respx-only")
             spec = FaultSpec(method=method, path=path, drop=True, after=after)
         else:
             is_default_500 = status == 500 and message == "Internal server error."
             spec = FaultSpec(method=method, path=path, status=status, after=after,
                              message=None if is_default_500 else message)
         self.sandbox.server.add_fault(spec)
+
+    def answer_next(self, method: str, path: str, answer: httpx.Response | Exception, times: int = 1) -> None:
+        """The next `times` matching requests get exactly `answer` (headers and all; or raise it), hand-made in the
+        test (a 429 with a short reset, an HTML page...), without reaching the sandbox."""
+        self.canned.extend(_Canned(method, re.compile(path), answer) for _ in range(times))
+
+    def add_event_type(self, event_type: SandboxEventType) -> None:
+        """Offer one more event type (a seated or recurring one, say) next to 1001 and 1002."""
+        self._set_config(replace(self.sandbox.config, event_types=(*self.sandbox.config.event_types, event_type)))
+
+    def book(self, event_type_id: int, start: datetime, email: str, name: str = "Someone",
+             **options: Any) -> Any:
+        """Book through the sandbox's own rules (seats, recurrences: `recurrence_count=`), as a booker on Cal.com's
+        page would; returns the booking, with `seatUid` on a seated event type, or a recurring series' array."""
+        return self.calendar.create(NewBooking(start=start, event_type_id=event_type_id, attendee_name=name,
+                                               attendee_email=email, attendee_time_zone="Europe/London", **options))
 
     def require_confirmation(self, event_type_id: int = 1001) -> None:
         """The event type requires the host's confirmation: new bookings start "pending" (API-NOTES §3)."""

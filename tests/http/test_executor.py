@@ -2,8 +2,8 @@
 
 Every test runs twice (tests/fakes/backends.py): on "respx", the FakeCalcom fake behind the spec-validating respx
 router, and on "sandbox", calbot's sandbox calendar in-process (configured like the fake, see
-tests/fakes/sandbox_calcom.py), every exchange checked against Cal.com's OpenAPI document. The few tests marked
-`respx_only` need something the sandbox does not emulate; the skip reason says what.
+tests/fakes/sandbox_calcom.py), every exchange checked against Cal.com's OpenAPI document. The tests of seated and
+recurring bookings (SANDBOX_ONLY) book them through the sandbox's own rules.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from calbot.agent.account import AccountError, load_account
 from calbot.agent.executor import Executor
 from calbot.agent.session import SessionState
 from calbot.render import meetings_markdown
-from tests.fakes.backends import AnyFake, open_fake, respx_only
+from calbot.sandbox import Recurrence, SandboxEventType
+from tests.fakes.backends import AnyFake, open_fake
 from tests.fakes.calcom_fake import at
 from testing.common import FIXED_NOW
 
@@ -27,6 +28,10 @@ NOW = FIXED_NOW  # Monday 08:00 UTC; the host works 09-17 Europe/London (= UTC n
 MON, TUE, WED = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
 USER = "ana@example.com"
 HOST = "host@example.com"
+# Event types a test adds next to 1001 and 1002 (the sandbox's seats and recurrences: tests/sandbox/test_seats_recurring)
+WORKSHOP = SandboxEventType(3001, "workshop", "Workshop", 60, seats=5, minimum_notice_minutes=0)
+WEEKLY = SandboxEventType(3002, "weekly", "Weekly check-in", 30, minimum_notice_minutes=0, recurrence=Recurrence())
+SANDBOX_ONLY = pytest.mark.parametrize("backend", ["sandbox"], indirect=True)  # seated and recurring event types
 
 
 @pytest.fixture
@@ -372,13 +377,16 @@ async def test_list_cancelled_and_list_with_unknown_identity(executor, fake):
     assert page.startswith("I don't know your email address yet") and nobody["note"] not in page
 
 
-@respx_only("the sandbox has no recurring or seated event types")
+@SANDBOX_ONLY
 async def test_recurring_and_seated_bookings_do_not_break_the_list(executor, fake):
-    fake.add_booking(at(TUE, 10), attendee_email=USER, recurringBookingUid="series1")
-    fake.add_booking(at(WED, 11), attendee_email=USER)
-    fake.bookings[-1]["attendees"][0]["seatUid"] = "seat-1"
+    fake.add_event_type(WEEKLY)
+    fake.add_event_type(WORKSHOP)
+    series = fake.book(WEEKLY.id, at(TUE, 10), USER, "Ana Diaz", recurrence_count=2)  # Tuesday and a week later
+    seated = fake.book(WORKSHOP.id, at(WED, 11), USER, "Ana Diaz")
+    fake.book(WORKSHOP.id, at(WED, 11), "bob@example.com", "Bob")
     result = await executor.call(session(executor), "list_meetings", {})
-    assert result["count"] == 2 and result["meetings"][0]["recurring"] is True
+    assert [m["uid"] for m in result["meetings"]] == [series[0]["uid"], seated["uid"], series[1]["uid"]]
+    assert [m.get("recurring", False) for m in result["meetings"]] == [True, False, True]
 
 
 # -- cancel ----------------------------------------------------------------------------------------------------------
@@ -546,7 +554,6 @@ async def test_calendar_failure_is_a_plain_sentence_and_the_next_call_works(exec
     assert (await executor.call(state, "check_availability", {"date": "2026-11-24"}))["ok"]
 
 
-@respx_only("httpx.ASGITransport has no timeouts, so the sandbox cannot make a ReadTimeout")
 async def test_create_timeout_before_it_took_effect_looks_first_then_books_once(executor, fake):
     state = session(executor)
     proposal = await executor.call(state, "book_meeting", {"start": "2026-11-24T15:00", "reason": "x"})
@@ -634,24 +641,26 @@ async def test_unknown_event_type_id_names_the_variable(fake):
             await load_account(client)
 
 
-@respx_only("the sandbox has no seated event types")
+@SANDBOX_ONLY
 async def test_seated_booking_cancels_only_the_users_seat(executor, fake):
-    seated = fake.add_booking(at(TUE, 14), attendee_email=USER, attendee_name="Ana Diaz", title="Workshop")
-    seated["attendees"][0]["seatUid"] = "seat-ana"
-    seated["attendees"].append({"name": "Bob", "email": "bob@example.com", "displayEmail": "bob@example.com",
-                                "timeZone": "UTC", "absent": False, "seatUid": "seat-bob"})
+    fake.add_event_type(WORKSHOP)
+    seated = fake.book(WORKSHOP.id, at(TUE, 14), USER, "Ana Diaz")
+    bobs = fake.book(WORKSHOP.id, at(TUE, 14), "bob@example.com", "Bob")
     state = session(executor)
     await executor.call(state, "list_meetings", {})
     proposal = await executor.call(state, "cancel_meeting", {"booking_uid": seated["uid"]})
     assert "only your seat" in proposal["summary"]
-    await executor.confirm(state, proposal["proposal_id"])
-    assert body(posts(fake)[0]) == {"seatUid": "seat-ana"}
+    outcome = await executor.confirm(state, proposal["proposal_id"])
+    assert outcome["status"] == "cancelled"
+    assert body(posts(fake)[0]) == {"seatUid": seated["seatUid"]}
+    after = fake.booking(seated["uid"])  # Bob keeps his seat in the same booking
+    assert after["status"] == "accepted" and [a["seatUid"] for a in after["attendees"]] == [bobs["seatUid"]]
 
 
-@respx_only("the sandbox has no seated event types")
+@SANDBOX_ONLY
 async def test_owner_cannot_move_a_whole_seated_booking_from_chat(executor, fake):
-    seated = fake.add_booking(at(TUE, 14), attendee_email=USER)
-    seated["attendees"][0]["seatUid"] = "seat-ana"
+    fake.add_event_type(WORKSHOP)
+    seated = fake.book(WORKSHOP.id, at(TUE, 14), USER, "Ana Diaz")
     state = session(executor, email=HOST, name="Hana Host")
     state.remember_seen(seated["uid"])
     result = await executor.call(state, "reschedule_meeting", {"booking_uid": seated["uid"],
