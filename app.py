@@ -1,4 +1,5 @@
-"""calbot's Chainlit front door (`chainlit run app.py`): hooks and rendering only; the chat lives in calbot.chat.
+"""calbot's Chainlit front door (`chainlit run app.py`): hooks and rendering only. The chat lives in the session store
+(calbot/store) under Chainlit's thread id; this page keeps only that id (and the messages carrying buttons).
 
 - Replies stream; each tool call is a step; lists and proposals are rendered by code (calbot.render).
 - A proposal is a message with Confirm and Discard buttons. Confirm executes the stored proposal once (a double click
@@ -29,10 +30,8 @@ from calbot.agent.loop import (
     ToolFinished,
     ToolStarted,
 )
-from calbot.agent.session import SessionState
-from calbot.chat import ChatService
-from calbot.config import load_settings
 from calbot.explain import SOMETHING_WENT_WRONG
+from calbot.wiring import build_service
 
 log = logging.getLogger("calbot.app")
 
@@ -53,13 +52,18 @@ def _without_constructor_sleep() -> None:
 
 _without_constructor_sleep()
 
-service = ChatService(load_settings())  # no network at import: the calendar connects on the first message
+service = build_service()  # no network or database at import: both open on the first chat
 web_guard.install(service.settings.calbot_allowed_origins)  # only calbot's own page (and those listed) may drive it
 
 TIME_ZONE_REQUEST = {"type": "calbot:time_zone?"}
 # A streamed reply's first words go to the page at once; later pieces at most this often (one socket.io event each
 # time instead of one per model chunk), and whatever is left goes with the finished message.
 STREAM_FLUSH_SECONDS = 0.05
+
+
+@cl.on_app_shutdown
+async def on_app_shutdown() -> None:
+    await service.aclose()  # the store's connections, the Cal.com client, the model client
 
 
 @cl.set_starters
@@ -72,12 +76,9 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
     ]
 
 
-def _state() -> SessionState:
-    state = cl.user_session.get("state")
-    if state is None:
-        state = service.new_state()
-        cl.user_session.set("state", state)
-    return state
+def _chat_id() -> str:
+    """This chat's id in the session store: Chainlit's thread id (what a resumed thread will bring back)."""
+    return cl.context.session.thread_id
 
 
 def _proposal_messages() -> dict[str, cl.Message]:
@@ -90,14 +91,16 @@ def _proposal_messages() -> dict[str, cl.Message]:
 
 @cl.on_chat_start
 async def on_chat_start() -> None:
-    _state()
     await cl.send_window_message(TIME_ZONE_REQUEST)  # public/calbot.js answers with the browser's zone
 
 
 @cl.on_window_message
 async def on_window_message(data: Any) -> None:
     if isinstance(data, dict) and data.get("type") == "calbot:time_zone" and isinstance(data.get("time_zone"), str):
-        service.set_browser_zone(_state(), data["time_zone"][:64])
+        try:
+            await service.report_zone(_chat_id(), data["time_zone"][:64])
+        except Exception:  # the zone is asked for again by the next chat; the setting or host zone holds meanwhile
+            log.exception("saving the browser's time zone failed")
 
 
 class PageRenderer:
@@ -234,7 +237,7 @@ async def close_proposal(proposal_id: str, note: str) -> None:
 async def on_message(message: cl.Message) -> None:
     renderer = PageRenderer()
     try:
-        await service.handle_message(_state(), message.content, renderer.emit)
+        await service.send(_chat_id(), message.content, renderer.emit)
     except Exception:
         log.exception("on_message failed")
         await cl.Message(content=SOMETHING_WENT_WRONG).send()
@@ -251,7 +254,7 @@ def _proposal_id(action: cl.Action) -> str:
 async def on_confirm(action: cl.Action) -> None:
     proposal_id = _proposal_id(action)
     try:
-        outcome = await service.confirm(_state(), proposal_id)
+        outcome = await service.press_confirm(_chat_id(), proposal_id)
     except Exception:
         log.exception("confirm failed")
         await cl.Message(content=SOMETHING_WENT_WRONG).send()
@@ -269,8 +272,13 @@ async def on_confirm(action: cl.Action) -> None:
 @cl.action_callback("discard")
 async def on_discard(action: cl.Action) -> None:
     proposal_id = _proposal_id(action)
-    outcome = service.discard(_state(), proposal_id)
-    if outcome.get("status") == "in_progress":
+    try:
+        outcome = await service.press_discard(_chat_id(), proposal_id)
+    except Exception:
+        log.exception("discard failed")
+        await cl.Message(content=SOMETHING_WENT_WRONG).send()
+        return
+    if outcome.get("repeated") or outcome.get("status") == "in_progress":
         return
     await close_proposal(proposal_id, "_You pressed **Discard**._")
     if outcome.get("status") == "discarded":

@@ -2,12 +2,16 @@
 hold a conversation, without Chainlit.
 
 One ChatService per process holds what every chat shares: the settings, the Cal.com connection (opened on first
-use, retried after a failure) and the model client. Each chat is a SessionState the front door keeps and passes in.
+use, retried after a failure), the model client and the session store. Front doors name a chat by its id: each call
+loads the chat from the store, runs under that chat's lock, and saves it (see calbot/sessions.py), so any process
+can continue any chat. The same turn also runs on a SessionState the caller holds (tests, the bench, a shell):
 
-    service = ChatService(load_settings())
-    state = service.new_state()
-    await service.handle_message(state, "book me 30 minutes tomorrow at 3pm about the budget", emit)
-    await service.confirm(state, proposal_id)      # the user's Confirm
+    service = ChatService(load_settings())           # calbot.wiring.build_service: with the SQL store
+    await service.send(chat_id, "book me 30 minutes tomorrow at 3pm about the budget", emit)
+    await service.press_confirm(chat_id, proposal_id)  # the user's Confirm
+
+    state = service.new_state()                        # or, holding the state yourself:
+    await service.handle_message(state, "show me my meetings", emit)
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnRes
 from calbot.agent.session import SessionState, User
 from calbot.calcom.budget import chat_scope
 from calbot.config import DEFAULT_OPENAI_BASE_URL, Settings
-from calbot.explain import refused_server
+from calbot.explain import CHANGE_IN_PROGRESS, PROPOSAL_NOT_OPEN, refused_server
 from calbot.logs import install_redaction
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox
+from calbot.sessions import ChatsByIdMixin, StoreOpener
+from calbot.store.base import Clock, SessionStore, utc_now
 from calbot.validation import strip_control
 
 log = logging.getLogger(__name__)
@@ -57,10 +63,15 @@ def new_model_client(api_key: str, base_url: str | None, *, timeout: httpx.Timeo
 EMPTY_MESSAGE_REPLY = "Tell me what you would like to do, for example: book a meeting tomorrow at 3pm."
 
 
-class ChatService:
+class ChatService(ChatsByIdMixin):
     def __init__(self, settings: Settings, *, model_client: openai.AsyncOpenAI | None = None,
                  cal_transport: httpx.AsyncBaseTransport | None = None, sandbox: Sandbox | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, store: SessionStore | None = None,
+                 store_opener: StoreOpener | None = None, session_clock: Clock = utc_now):
+        """`store` (or `store_opener`, awaited on first use and again after a failure): where chats live between
+        messages; neither given: this process's memory (tests, a shell)."""
+        super().__init__(store=store, store_opener=store_opener, ttl=settings.calbot_session_ttl,
+                         session_clock=session_clock)
         self.settings = settings
         install_redaction([settings.openai_api_key_value, settings.cal_api_key_value])  # keys never reach a log
         self._model_client = model_client
@@ -91,6 +102,12 @@ class ChatService:
                     self._calendar = calendar
         return self._calendar
 
+    async def _calendar_if_possible(self) -> Calendar | None:
+        try:
+            return await self.calendar()
+        except AccountError:
+            return None  # said by the step that needs the calendar
+
     async def agent(self) -> Agent | None:
         client = self.model_client()
         if client is None:
@@ -102,6 +119,7 @@ class ChatService:
         return self._agent
 
     async def aclose(self) -> None:
+        await self.close_store()
         if self._calendar is not None:
             await self._calendar.aclose()
             self._calendar = None
@@ -154,7 +172,12 @@ class ChatService:
             return TurnResult("refused", error=sentence)
 
         withdrawn = None
-        if state.proposal is not None and self._calendar is not None:
+        if state.proposal is not None:
+            await self._calendar_if_possible()  # a chat saved by another process: this one may not have it open yet
+        # Withdrawing decides the proposal's fate, as Confirm and Discard do: only if this claim wins (a Confirm of
+        # it running in another process keeps it; the turn goes on and that Confirm's outcome is merged in).
+        if (state.proposal is not None and self._calendar is not None and state.proposal.status != "executing"
+                and await self.claim(state.chat_id, state.proposal.id)):
             withdrawn = self._calendar.executor.withdraw(state)
         if withdrawn is not None:
             await emit(ProposalWithdrawn(withdrawn))
@@ -180,8 +203,13 @@ class ChatService:
         return await agent.run(state, cleaned, emit)
 
     async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
-        """The user pressed Confirm: execute the stored proposal once and note the outcome in the history."""
+        """The user pressed Confirm: execute the stored proposal once and note the outcome in the history. Once
+        across processes: the store's claim on the proposal decides (one Confirm, Discard or withdrawal wins)."""
         calendar = await self.calendar()
+        proposal = state.proposal
+        if (proposal_id not in state.finished_proposals and proposal is not None and proposal.id == proposal_id
+                and proposal.status != "executing" and not await self.claim(state.chat_id, proposal_id)):
+            return {"ok": False, "status": "in_progress", "message": CHANGE_IN_PROGRESS}
         # Counted as this chat's, but not refused by its share: the person pressed the button on a checked change.
         with chat_scope(state.chat_id, held_to_share=False):
             outcome = await calendar.executor.confirm(state, proposal_id)
@@ -190,10 +218,10 @@ class ChatService:
         return outcome
 
     def discard(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
-        """The user pressed Discard: answered by code, no model call, nothing written."""
+        """The user pressed Discard: answered by code, no model call, nothing written. (`press_discard` first
+        claims the proposal in the store, so a Confirm of it in another process and this Discard cannot both win.)"""
         if self._calendar is None:
-            return {"ok": False, "status": "no_proposal", "message": "That proposal is no longer open; nothing was "
-                                                                     "changed."}
+            return {"ok": False, "status": "no_proposal", "message": PROPOSAL_NOT_OPEN}
         outcome = self._calendar.executor.discard(state, proposal_id)
         if outcome.get("status") == "discarded":
             self._note(state, "Discard", outcome)

@@ -52,6 +52,12 @@ CONFIRM_REFUSED_OTHER = "That meeting can no longer be changed. Nothing was chan
 # the page's hooks. It names nothing from the exception, which may quote a key or a person's data.
 SOMETHING_WENT_WRONG = "Something went wrong on calbot's side; nothing was changed. Please try again."
 
+# The session store (calbot/store) refused a save because another turn of this chat (another process, another tab)
+# saved it first: this turn's changes were not kept. Also a Confirm or Discard decided elsewhere first.
+CHAT_CHANGED_ELSEWHERE = "This chat was changed elsewhere at the same time; nothing was saved. Please try again."
+CHANGE_IN_PROGRESS = "That change is already being made."
+PROPOSAL_NOT_OPEN = "That proposal is no longer open; nothing was changed."  # (also: its chat expired)
+
 # A list calbot could not make because it does not know who the person is (the model gets its own note).
 EMAIL_UNKNOWN_FOR_PERSON = ("I don't know your email address yet, so I can't look up your meetings. Meetings you "
                             "book in this chat will show here.")

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,8 @@ def chainlit_process(settings: dict[str, str], log: Path, timeout: float = 60
     """chainlit_app that also yields the process (the bench reads its CPU time)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith(CLEARED_PREFIXES)}
+    chats = Path(tempfile.mkdtemp(prefix="calbot-chats-"))  # the app's session store, unless settings name one
+    env["CALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{chats}/calbot.db"
     env.update(settings)
     with log.open("w") as out:
         process = subprocess.Popen(chainlit_command(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -88,3 +91,4 @@ def chainlit_process(settings: dict[str, str], log: Path, timeout: float = 60
         yield url, process
     finally:
         stop(process)
+        shutil.rmtree(chats, ignore_errors=True)

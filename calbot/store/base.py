@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from calbot.agent.session import SessionState
 from calbot.errors import CalbotError
+from calbot.explain import CHAT_CHANGED_ELSEWHERE
 
 Clock = Callable[[], datetime]
 TITLE_LENGTH = 80
@@ -30,7 +31,7 @@ class StaleSessionError(StoreError):
     Nothing was written; load the chat again."""
 
     def __init__(self, chat_id: str, expected_version: int) -> None:
-        super().__init__("This chat was changed elsewhere at the same time; nothing was saved. Please try again.")
+        super().__init__(CHAT_CHANGED_ELSEWHERE)
         self.chat_id = chat_id
         self.expected_version = expected_version
 
@@ -85,6 +86,9 @@ class SessionStore(Protocol):
     chat must not exist yet) and returns the state with the next version, else raises StaleSessionError and writes
     nothing. `claim_proposal` is atomic across processes: exactly one caller gets True for a (chat, proposal).
     `sweep(now)` deletes expired chats (see `expired`) and says how many."""
+
+    ttl: timedelta  # an anonymous chat's time to live after its last save
+    owner_ttl: timedelta | None  # a chat with an owner's (None: kept until deleted)
 
     async def load(self, chat_id: str) -> SessionState | None: ...
 

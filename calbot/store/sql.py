@@ -13,6 +13,8 @@ import asyncio
 import builtins
 import fcntl
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from calbot.agent.session import SessionState
 from calbot.config import DEFAULT_SESSION_TTL, Settings
@@ -82,8 +84,10 @@ def _lock_file(path: Path) -> int:
 class SqlStore:
     """Open with `await SqlStore.open(url)`; `await store.close()` when done."""
 
-    def __init__(self, engine: AsyncEngine, *, ttl: float, owner_ttl: float | None, clock: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, *, ttl: float, owner_ttl: float | None, clock: Clock,
+                 url: str = "") -> None:
         self.engine = engine
+        self._url = url  # for sentences (quoted: a password is never shown)
         self.ttl = timedelta(seconds=ttl)
         self.owner_ttl = None if owner_ttl is None else timedelta(seconds=owner_ttl)
         self._clock = clock
@@ -106,7 +110,7 @@ class SqlStore:
             raise _unavailable(url, exc) from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        store = cls(engine, ttl=ttl, owner_ttl=owner_ttl, clock=clock)
+        store = cls(engine, ttl=ttl, owner_ttl=owner_ttl, clock=clock, url=url)
         try:
             await store._migrate(sqlite_file)
         except (SQLAlchemyError, OSError) as exc:
@@ -131,9 +135,19 @@ class SqlStore:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    @asynccontextmanager
+    async def _db(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        """A connection (in a transaction that commits at the end when `write`); a database that fails is a
+        StoreUnavailableError naming CALBOT_DATABASE_URL, never a driver's error."""
+        try:
+            async with (self.engine.begin() if write else self.engine.connect()) as conn:
+                yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable(self._url, exc) from exc
+
     # -- the contract ----------------------------------------------------------------------------------------------
     async def load(self, chat_id: str) -> SessionState | None:
-        async with self.engine.connect() as conn:
+        async with self._db(write=False) as conn:
             text = await conn.scalar(sa.select(chats.c.state).where(chats.c.chat_id == chat_id))
         return None if text is None else SessionState.from_json(text)
 
@@ -146,7 +160,7 @@ class SqlStore:
         else:
             statement = (sa.update(chats).values(**values)
                          .where(chats.c.chat_id == stored.chat_id, chats.c.version == expected_version))
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             result = await conn.execute(statement)
         if result.rowcount != 1:
             raise StaleSessionError(state.chat_id, expected_version)
@@ -155,7 +169,7 @@ class SqlStore:
     async def claim_proposal(self, chat_id: str, proposal_id: str) -> bool:
         statement = self._insert(claims).values(chat_id=chat_id, proposal_id=proposal_id,
                                                 claimed_at=as_utc(self._clock())).on_conflict_do_nothing()
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             result = await conn.execute(statement)
         return result.rowcount == 1
 
@@ -163,13 +177,13 @@ class SqlStore:
         query = (sa.select(chats.c.chat_id, chats.c.owner, chats.c.title, chats.c.last_activity, chats.c.version)
                  .where(chats.c.owner == owner)
                  .order_by(chats.c.last_activity.desc(), chats.c.chat_id.desc()))
-        async with self.engine.connect() as conn:
+        async with self._db(write=False) as conn:
             rows = (await conn.execute(query)).all()
         return [ChatSummary(chat_id=row.chat_id, owner=row.owner, title=row.title,
                             last_activity=as_utc(row.last_activity), version=row.version) for row in rows]
 
     async def delete(self, chat_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             await conn.execute(sa.delete(chats).where(chats.c.chat_id == chat_id))
             await conn.execute(sa.delete(claims).where(claims.c.chat_id == chat_id))
 
@@ -179,7 +193,7 @@ class SqlStore:
             expired = sa.or_(expired, sa.and_(chats.c.owner.is_not(None),
                                               chats.c.last_activity < as_utc(now) - self.owner_ttl))
         deleted = 0
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             ids = (await conn.scalars(sa.select(chats.c.chat_id).where(expired))).all()
             for start in range(0, len(ids), _BATCH):
                 batch = ids[start:start + _BATCH]

@@ -11,7 +11,8 @@ function), so tests call them directly.
   into what the tab shows: `page.messages` (assistant messages: content, current actions, removed actions, streamed
   tokens, updates), `page.steps` (tool steps), `page.window_messages`.
 - `model`: a ScriptedModel (testing/openai_fake.py); `sandbox`: an in-memory sandbox calendar, clock frozen at NOW;
-  `chat`: app.service replaced by a ChatService wired to both (settings from overrides only: no ./.env, no env vars).
+  `chat`: app.service replaced by a ChatService wired to both (settings from overrides only: no ./.env, no env vars),
+  run twice: its chats in memory, and in a SQLite file as the app keeps them.
 
 Importing chainlit writes .chainlit/ and .files/ under CHAINLIT_APP_ROOT (default: the cwd) and loads ./.env into
 os.environ. Before the first import this module points CHAINLIT_APP_ROOT at a temporary directory holding a copy of
@@ -62,7 +63,8 @@ from chainlit.session import WebsocketSession  # noqa: E402
 from chainlit.user_session import user_sessions  # noqa: E402
 
 import app  # noqa: E402
-from calbot.chat import ChatService  # noqa: E402
+from calbot.chat import ChatService
+from calbot.store.sql import SqlStore  # noqa: E402
 from calbot.config import load_settings  # noqa: E402
 from calbot.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from testing.openai_fake import ScriptedModel  # noqa: E402
@@ -268,10 +270,16 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                          calbot_timezone="Europe/Berlin", calbot_sandbox_db=str(tmp_path / "s.db"))
 
 
-@pytest.fixture
-async def chat(settings, model: ScriptedModel, sandbox: Sandbox,
+@pytest.fixture(params=["memory", "sqlite"])
+async def chat(request: pytest.FixtureRequest, settings, model: ScriptedModel, sandbox: Sandbox, tmp_path: Path,
                monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ChatService]:
-    service = ChatService(settings, model_client=model.client(), sandbox=sandbox, clock=lambda: NOW)
+    """app.service, with its chats in memory or (as the app keeps them) in a SQLite file."""
+    store = None
+    if request.param == "sqlite":
+        store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path}/chats/calbot.db")
+    service = ChatService(settings, model_client=model.client(), sandbox=sandbox, clock=lambda: NOW, store=store)
     monkeypatch.setattr(app, "service", service)
     yield service
     await service.aclose()
+    if store is not None:
+        await store.close()

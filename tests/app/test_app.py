@@ -57,14 +57,19 @@ async def test_starters_are_the_four_tasks_each_with_a_message():
     assert len({s.message for s in starters}) == 4
 
 
-async def test_chat_start_keeps_a_state_asks_the_browser_zone_and_sends_no_chat_message(page, chat):
+async def saved_state():
+    """This tab's chat as the session store has it (None: not saved yet)."""
+    return await app.service.load_chat(app._chat_id())
+
+
+async def test_chat_start_asks_the_browser_zone_stores_nothing_and_sends_no_chat_message(page, chat):
     page.attach()
 
     await app.on_chat_start()
 
-    state = cl.user_session.get("state")
-    assert state is not None and state.user.email == "ana@example.com"
-    assert state.user.time_zone == "Europe/Berlin"
+    assert app._chat_id() == cl.context.session.thread_id  # the chat's id is Chainlit's thread id
+    assert cl.user_session.get("state") is None  # the page keeps no chat state of its own
+    assert await saved_state() is None  # a chat is stored once it has something to keep
     assert page.window_messages == [{"type": "calbot:time_zone?"}]
     assert page.kinds("send_step") == [] and page.kinds("stream_start") == []  # a message would hide the starters
     assert page.unexpected == []
@@ -76,7 +81,8 @@ async def test_browser_zone_from_the_window_message_becomes_the_users_zone(page,
 
     await app.on_window_message({"type": "calbot:time_zone", "time_zone": "America/New_York"})
 
-    state = cl.user_session.get("state")
+    state = await saved_state()
+    assert state.user.email == "ana@example.com"
     assert (state.user.time_zone, state.user.time_zone_source) == ("America/New_York", "browser")
     assert page.messages == []
 
@@ -89,15 +95,18 @@ async def test_browser_zone_from_the_window_message_becomes_the_users_zone(page,
     {"type": "calbot:time_zone", "time_zone": "x" * 10_000},
     {"type": "other", "time_zone": "America/New_York"}, {"time_zone": "America/New_York"},
 ])
-async def test_garbage_window_messages_are_ignored(page, chat, garbage):
+async def test_garbage_window_messages_are_ignored(page, chat, model, garbage):
     page.attach()
     await app.on_chat_start()
 
     await app.on_window_message(garbage)
 
-    state = cl.user_session.get("state")
-    assert (state.user.time_zone, state.user.time_zone_source) == ("Europe/Berlin", "setting")
+    assert await saved_state() is None  # nothing stored: the chat keeps the setting's zone
     assert page.messages == [] and page.unexpected == []
+    model.on_user("hi", say("Hello."))
+    await app.on_message(cl.Message(content="hi"))
+    state = await saved_state()
+    assert (state.user.time_zone, state.user.time_zone_source) == ("Europe/Berlin", "setting")
 
 
 # -- proposal, Confirm, Discard --------------------------------------------------------------------------------------
@@ -120,7 +129,7 @@ async def test_booking_message_shows_a_tool_step_and_a_proposal_with_confirm_and
     assert "30 minutes" in text
     assert "Budget review" in text
 
-    state = cl.user_session.get("state")
+    state = await saved_state()
     assert state.proposal is not None
     assert proposal.labels == ["Confirm", "Discard"]
     assert [a["name"] for a in proposal.actions] == ["confirm", "discard"]
@@ -182,7 +191,7 @@ async def test_discard_books_nothing_and_is_answered_without_the_model(page, cha
     assert [m.content for m in page.messages_since(mark)] == ["Discarded: nothing was changed."]
     assert model.calls_count == calls_before
     assert proposal.actions == [] and "You pressed **Discard**" in proposal.content
-    assert cl.user_session.get("state").proposal is None
+    assert (await saved_state()).proposal is None
 
     # Confirm after Discard (a stale button): still nothing is booked.
     await app.on_confirm(action_of_removed(proposal, "Confirm"))
@@ -471,7 +480,7 @@ async def test_an_exception_while_streaming_ends_the_stream_and_shows_the_generi
 
     await app.on_message(cl.Message(content="hi"))
 
-    state = cl.user_session.get("state")
+    state = await saved_state()
     assert any(m.content == app.SOMETHING_WENT_WRONG for m in page.messages)
     assert all(m.sent for m in page.messages)  # no half-streamed message left open
     assert "secret-ish" not in page.everything()

@@ -95,3 +95,17 @@ async def test_a_database_that_cannot_be_reached_is_a_store_error_that_hides_the
     blocked.write_text("")
     with pytest.raises(StoreUnavailableError):
         await SqlStore.open(f"sqlite+aiosqlite:///{blocked}/calbot.db")  # a file where the folder should be
+
+
+@SQL_ONLY
+async def test_a_database_that_fails_after_opening_is_a_store_error_not_a_driver_error(open_store: OpenStore
+                                                                                        ) -> None:
+    store = await open_store()
+    assert isinstance(store, SqlStore)
+    async with store.engine.begin() as conn:  # the table gone, as when the database is replaced underneath
+        await conn.execute(sa.text("DROP TABLE chat_sessions"))
+    with pytest.raises(StoreUnavailableError) as caught:
+        await store.load("chat-1")
+    assert "CALBOT_DATABASE_URL" in str(caught.value)
+    with pytest.raises(StoreUnavailableError):
+        await store.save(SessionState(chat_id="chat-1"), 0)

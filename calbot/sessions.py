@@ -1,0 +1,245 @@
+"""Chats by id: the part of the chat service that front doors call. Each call loads the chat from the session store
+(calbot/store), runs one step of it (a message, a Confirm, a Discard, the browser's zone) under that chat's lock in
+this process, and saves it naming the version it loaded, so any process can continue any chat and two processes
+never overwrite each other silently.
+
+Across processes, the store's claim on a proposal decides its fate once: a Confirm, a Discard and a withdrawal (a
+typed message) each claim it first, and only the winner acts. A Confirm whose save finds the chat changed meanwhile
+(a message answered in another process) merges its outcome into the newer chat instead of losing it: the booking
+it made stays the user's, the buttons' note joins the history, the proposal closes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from calbot.agent.loop import CodeReply, Emit, TurnResult
+from calbot.agent.session import SessionState
+from calbot.errors import CalbotError
+from calbot.explain import CHANGE_IN_PROGRESS, CHAT_CHANGED_ELSEWHERE, PROPOSAL_NOT_OPEN, SOMETHING_WENT_WRONG
+from calbot.store.base import Clock, SessionStore, StaleSessionError, StoreError, expired, utc_now
+from calbot.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from calbot.config import Settings
+
+log = logging.getLogger(__name__)
+
+StoreOpener = Callable[[], Awaitable[SessionStore]]
+SWEEP_EVERY_S = 60.0  # a process deletes expired chats at most this often (on the next call after that)
+MAX_CHAT_ID = 100  # the store's column
+MERGE_ATTEMPTS = 5
+
+
+class ChatIdError(CalbotError, ValueError):
+    """A chat id that is empty or too long (front doors make ids; this is a bug in one of them)."""
+
+
+def _check_chat_id(chat_id: str) -> str:
+    if not isinstance(chat_id, str) or not chat_id.strip() or len(chat_id) > MAX_CHAT_ID:
+        raise ChatIdError(f"A chat id must be 1 to {MAX_CHAT_ID} characters.")
+    return chat_id
+
+
+def _no_chat() -> dict[str, Any]:
+    return {"ok": False, "status": "no_proposal", "message": PROPOSAL_NOT_OPEN}
+
+
+class ChatsByIdMixin:
+    """Mixed into ChatService, which provides the steps on a state (new_state, handle_message, confirm, discard,
+    set_browser_zone) and `settings`."""
+
+    settings: Settings
+
+    def __init__(self, *, store: SessionStore | None, store_opener: StoreOpener | None, ttl: float,
+                 session_clock: Clock = utc_now) -> None:
+        self._store = store
+        self._owns_store = store is None
+        self._store_opener = store_opener
+        self._memory_ttl = ttl
+        self._session_clock = session_clock
+        self._opening_store = asyncio.Lock()
+        self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._swept_at: float | None = None
+        self._sweeping: set[asyncio.Task[None]] = set()
+
+    # -- the store -------------------------------------------------------------------------------------------------
+    async def store(self) -> SessionStore:
+        """The session store, opened on first use. Raises StoreError (a sentence naming CALBOT_DATABASE_URL) when
+        it cannot be opened; the next call tries again."""
+        if self._store is None:
+            async with self._opening_store:
+                if self._store is None:
+                    opener = self._store_opener
+                    self._store = await opener() if opener else MemoryStore(ttl=self._memory_ttl,
+                                                                            clock=self._session_clock)
+        return self._store
+
+    async def close_store(self) -> None:
+        for task in list(self._sweeping):
+            task.cancel()
+        await asyncio.gather(*self._sweeping, return_exceptions=True)
+        if self._store is not None and self._owns_store:
+            await self._store.close()
+            self._store = None
+
+    async def claim(self, chat_id: str, proposal_id: str) -> bool:
+        """True for exactly one caller per (chat, proposal), in any process."""
+        return await (await self.store()).claim_proposal(chat_id, proposal_id)
+
+    async def sweep(self) -> int:
+        """Delete the chats idle for longer than their time to live; how many."""
+        return await (await self.store()).sweep(self._session_clock())
+
+    def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY_S:
+            return
+        self._swept_at = now
+        task = asyncio.create_task(self._sweep_quietly())
+        self._sweeping.add(task)
+        task.add_done_callback(self._sweeping.discard)
+
+    async def _sweep_quietly(self) -> None:
+        try:
+            swept = await self.sweep()
+        except Exception:  # a sweep that fails is tried again later; it must never disturb a chat
+            log.warning("sweeping expired chats failed", exc_info=True)
+            return
+        if swept:
+            log.info("deleted %d expired chats", swept)
+
+    def _lock(self, chat_id: str) -> asyncio.Lock:
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = self._chat_locks[chat_id] = asyncio.Lock()
+        return lock
+
+    async def _load(self, store: SessionStore, chat_id: str) -> SessionState | None:
+        state = await store.load(chat_id)
+        if state is not None and expired(state.last_activity, state.owner, self._session_clock(), store.ttl,
+                                         store.owner_ttl):
+            await store.delete(chat_id)  # the sweep would have; a chat is never continued after it expired
+            return None
+        return state
+
+    def _new_chat(self, chat_id: str, time_zone: str | None) -> SessionState:
+        state = self.new_state(time_zone)  # type: ignore[attr-defined]
+        state.chat_id = chat_id
+        return state
+
+    async def _save(self, store: SessionStore, state: SessionState, expected: int) -> bool:
+        """Save; False when another turn saved the chat first (nothing written). Runs even when the step was
+        stopped: what a stopped turn did (its repaired history, a Confirm's outcome) is kept."""
+        try:
+            await asyncio.shield(store.save(state, expected))
+        except StaleSessionError:
+            log.warning("chat %s changed elsewhere during this step; not saved", state.chat_id)
+            return False
+        return True
+
+    async def _open(self, chat_id: str) -> SessionStore:
+        _check_chat_id(chat_id)
+        store = await self.store()
+        self._maybe_sweep()
+        return store
+
+    # -- the steps -------------------------------------------------------------------------------------------------
+    async def send(self, chat_id: str, text: str, emit: Emit, *, time_zone: str | None = None) -> TurnResult:
+        """One message of the chat `chat_id` (a new chat if there is none, or it expired; `time_zone`: the
+        browser's, for a new chat)."""
+        try:
+            store = await self._open(chat_id)
+        except StoreError as exc:
+            await emit(CodeReply(str(exc), "error"))
+            return TurnResult("failed", error=str(exc))
+        async with self._lock(chat_id):
+            state = await self._load(store, chat_id) or self._new_chat(chat_id, time_zone)
+            expected = state.version
+            try:
+                result: TurnResult = await self.handle_message(state, text, emit)  # type: ignore[attr-defined]
+            finally:
+                kept = await self._save(store, state, expected)
+            if not kept:
+                await emit(CodeReply(CHAT_CHANGED_ELSEWHERE, "error"))
+                return TurnResult("failed", error=CHAT_CHANGED_ELSEWHERE)
+            return result
+
+    async def report_zone(self, chat_id: str, time_zone: str) -> bool:
+        """The browser's zone for this chat (never over one the user gave in the chat). True if it changed."""
+        store = await self._open(chat_id)
+        async with self._lock(chat_id):
+            loaded = await self._load(store, chat_id)
+            state = loaded or self._new_chat(chat_id, None)
+            changed: bool = self.set_browser_zone(state, time_zone)  # type: ignore[attr-defined]
+            if changed:  # (an unknown zone changes nothing and stores nothing)
+                return await self._save(store, state, 0 if loaded is None else loaded.version)
+            return False
+
+    async def press_confirm(self, chat_id: str, proposal_id: str) -> dict[str, Any]:
+        """The user's Confirm: executes the proposal once, whichever processes the clicks reach."""
+        store = await self._open(chat_id)
+        async with self._lock(chat_id):
+            state = await self._load(store, chat_id)
+            if state is None:
+                return _no_chat()
+            expected, history_before = state.version, len(state.history)
+            try:
+                outcome: dict[str, Any] = await self.confirm(state, proposal_id)  # type: ignore[attr-defined]
+            finally:
+                if not await self._save(store, state, expected):
+                    await self._merge(store, state, proposal_id, state.history[history_before:])
+            return outcome
+
+    async def press_discard(self, chat_id: str, proposal_id: str) -> dict[str, Any]:
+        """The user's Discard: nothing written; loses to a Confirm of the same proposal anywhere."""
+        store = await self._open(chat_id)
+        async with self._lock(chat_id):
+            state = await self._load(store, chat_id)
+            if state is None:
+                return _no_chat()
+            if proposal_id in state.finished_proposals:
+                return {**state.finished_proposals[proposal_id], "repeated": True}
+            await self._calendar_if_possible()  # type: ignore[attr-defined]  # (a chat begun in another process)
+            proposal = state.proposal
+            if (proposal is not None and proposal.id == proposal_id and proposal.status != "executing"
+                    and not await self.claim(chat_id, proposal_id)):
+                return {"ok": False, "status": "in_progress", "message": CHANGE_IN_PROGRESS}
+            expected, history_before = state.version, len(state.history)
+            outcome: dict[str, Any] = self.discard(state, proposal_id)  # type: ignore[attr-defined]
+            if outcome.get("status") == "discarded" and not await self._save(store, state, expected):
+                await self._merge(store, state, proposal_id, state.history[history_before:])
+            return outcome
+
+    async def load_chat(self, chat_id: str) -> SessionState | None:
+        """The saved chat (None: none, or expired). For front doors that show it; changes to it are not saved."""
+        store = await self._open(chat_id)
+        return await self._load(store, chat_id)
+
+    async def _merge(self, store: SessionStore, mine: SessionState, proposal_id: str,
+                     notes: list[dict[str, Any]]) -> None:
+        """A proposal's outcome into the chat as another process saved it meanwhile, so it is never lost."""
+        outcome = mine.finished_proposals.get(proposal_id)
+        if outcome is None:
+            return
+        for _ in range(MERGE_ATTEMPTS):
+            latest = await store.load(mine.chat_id)
+            if latest is None or proposal_id in latest.finished_proposals:
+                return
+            latest.record_outcome(proposal_id, outcome)
+            for uid in mine.seen_booking_uids:
+                latest.remember_seen(uid)
+            for uid in mine.made_booking_uids:
+                latest.remember_made(uid)
+            if latest.proposal is not None and latest.proposal.id == proposal_id:
+                latest.proposal = None
+                latest.clear_pending()
+            latest.history.extend(notes)
+            if await self._save(store, latest, latest.version):
+                return
+        log.error("chat %s: the outcome of proposal %s could not be saved: %s", mine.chat_id, proposal_id,
+                  SOMETHING_WENT_WRONG)
