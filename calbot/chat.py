@@ -27,7 +27,7 @@ import openai
 
 from calbot.agent.account import AccountError
 from calbot.agent.executor import Executor
-from calbot.agent.history import BUTTON_PREFIX
+from calbot.agent import history
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
 from calbot.agent.session import SessionState, User
 from calbot.calcom.budget import chat_scope
@@ -229,9 +229,4 @@ class ChatService(ChatsByIdMixin):
 
     @staticmethod
     def _note(state: SessionState, button: str, outcome: dict[str, Any]) -> None:
-        """The history learns what the buttons did, so the model can refer to it ("move it to 4pm")."""
-        text = f"{BUTTON_PREFIX}{button}] {outcome.get('message', '')}"
-        booking = outcome.get("booking") or {}
-        if booking.get("uid"):
-            text += f" (uid {booking['uid']})"
-        state.history.append({"role": "assistant", "content": text})
+        history.append(state.history, history.button_note(button, outcome))

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from calbot.agent import history
 from calbot.agent.loop import CodeReply, Emit, TurnResult
 from calbot.agent.session import SessionState
 from calbot.errors import CalbotError
@@ -238,7 +239,7 @@ class ChatsByIdMixin:
             if latest.proposal is not None and latest.proposal.id == proposal_id:
                 latest.proposal = None
                 latest.clear_pending()
-            latest.history.extend(notes)
+            history.append(latest.history, *notes)
             if await self._save(store, latest, latest.version):
                 return
         log.error("chat %s: the outcome of proposal %s could not be saved: %s", mine.chat_id, proposal_id,

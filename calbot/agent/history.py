@@ -159,3 +159,22 @@ def trim_stored(history: list[dict[str, Any]], *, turns: int = STORED_TURNS) -> 
     if len(groups) > turns:
         drop = sum(len(group) for group in groups[:-turns])
         del history[:drop]
+
+
+# -- the writers: every change to a chat's stored history goes through these --------------------------------------
+def append(history: list[dict[str, Any]], *messages: dict[str, Any], bound: bool = True) -> None:
+    """Add messages at the end of the stored history (a finished turn, a button's note), keeping it bounded."""
+    history.extend(messages)
+    if bound:
+        trim_stored(history)
+
+
+def button_note(button: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """What the history learns when the person pressed Confirm or Discard, so the model can refer to it ("move it
+    to 4pm"): the outcome's sentence and the booking's uid."""
+    text = f"{BUTTON_PREFIX}{button}] {outcome.get('message', '')}"
+    booking = outcome.get("booking") or {}
+    if booking.get("uid"):
+        text += f" (uid {booking['uid']})"
+    return {"role": "assistant", "content": text}
+
