@@ -62,7 +62,7 @@ from chainlit.emitter import BaseChainlitEmitter  # noqa: E402
 from chainlit.session import WebsocketSession  # noqa: E402
 from chainlit.user_session import user_sessions  # noqa: E402
 
-import app  # noqa: E402
+from calbot.channels import chainlit_app as app  # noqa: E402
 from calbot.chat import ChatService
 from calbot.store.sql import SqlStore  # noqa: E402
 from calbot.config import load_settings  # noqa: E402

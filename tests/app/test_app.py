@@ -17,7 +17,7 @@ import chainlit as cl
 import pytest
 from chainlit.user_session import user_sessions
 
-import app
+from calbot.channels import chainlit_app as app
 from calbot.agent.loop import TextDelta, TextDone
 from calbot.sandbox import FaultSpec
 from tests.app.conftest import CHAINLIT_ROOT, ROOT, Page, action_of

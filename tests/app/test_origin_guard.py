@@ -19,7 +19,7 @@ import pytest
 from chainlit.config import config as chainlit_config
 from chainlit.server import app as chainlit_server
 
-import app  # noqa: F401 - app.py installs the guard in front of chainlit.server.app
+import app  # noqa: F401 - app.py (calbot/channels/chainlit_app.py) installs the guard in front of chainlit.server.app
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN = "http://127.0.0.1:8000"

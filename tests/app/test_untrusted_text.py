@@ -12,7 +12,7 @@ from typing import Any
 
 import chainlit as cl
 
-import app
+from calbot.channels import chainlit_app as app
 from calbot.agent.loop import TextDelta, TextDone, ToolFinished, ToolStarted
 from calbot.safe_text import IMAGE_NOT_SHOWN
 from calbot.sandbox.service import NewBooking
