@@ -99,6 +99,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "prompt_growth_50_vs_5": round(bounded.ratio, 3),
         "overhead_ms_p50": round(overhead.percentile(50), 3),
         "overhead_ms_p99": round(overhead.percentile(99), 3),
+        "store_ms_p50": round(overhead.store_percentile(50), 3),
         "concurrent100_p95_s": concurrency.as_dict()["turn_p95_s"] if concurrency else None,
         "quick": args.quick,
         "targets": report.targets(args.delay),

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from calbot.chat import ChatService
+from calbot.sessions import StoreOpener
 from calbot.config import Settings, load_settings
 from calbot.sandbox import Sandbox, SandboxConfig
 from calbot.sandbox.service import NewBooking
@@ -130,7 +131,8 @@ class Rig:
     clock: FixedClock
 
     @classmethod
-    def create(cls, model: ScriptedModel, *, verified_user: bool = True) -> Rig:
+    def create(cls, model: ScriptedModel, *, verified_user: bool = True,
+               store_opener: StoreOpener | None = None) -> Rig:
         clock = FixedClock()
         sandbox = RecordingSandbox(clock)
         model_recorder = Recorder()
@@ -138,7 +140,7 @@ class Rig:
                                  base_url="http://model.test")
         client = model.client(http_client=http)
         service = ChatService(settings(verified_user=verified_user), model_client=client, sandbox=sandbox,
-                              clock=clock)
+                              clock=clock, store_opener=store_opener)
         return cls(model, sandbox, service, model_recorder, clock)
 
     async def aclose(self) -> None:

@@ -62,6 +62,9 @@ def test_quick_bench_prints_every_figure_and_writes_the_plot(tmp_path: Path) -> 
         assert len(growth["without_bound"]["prompt_chars"]) == 50
 
     assert details["overhead"]["turns"] == 30
+    # the turns went through the session store (SQLite): its time is measured, and more than nothing
+    assert _is_positive_number(figures["store_ms_p50"]) and "store_ms_p50" in figures["met"]
+    assert figures["store_ms_p50"] <= details["overhead"]["store_p99_ms"]
     concurrency = details["concurrency"]
     assert concurrency["clients"] == 10 and concurrency["completed"] == 10, concurrency
     assert concurrency["model_requests"] == 10, concurrency  # one model call per chat: a plain sentence
