@@ -3,7 +3,8 @@
 No Chainlit here. The caller (the Chainlit page now, a REST API or a messaging channel later) passes an `emit`
 coroutine and turns the events into whatever it shows: streamed text, tool steps, a proposal with Confirm/Discard.
 
-The loop knows nothing about particular tools. What it enforces:
+The loop knows no tool: it gets a toolbox (toolbox.py: schemas, `call`, which tools write, whether a result is a
+malformed call or opened a proposal) and instructions (the system prompt), and emits events. What it enforces:
 - a turn joins `state.history` only when complete; after Stop, an exception or a timeout the history gets the user's
   message and a short note instead, never an assistant `tool_calls` message without its tool results;
 - at most `max_rounds` rounds of tool calls per message;
@@ -13,10 +14,7 @@ The loop knows nothing about particular tools. What it enforces:
 - a malformed tool call (arguments that are not JSON, wrong types, an unknown tool) goes back to the model as a
   correctable error once; a second one in the same turn ends the turn with a polite sentence written by code;
 - at most 8 tool calls of one reply and 16 of one user message are run (caps.py); the others are answered "not run"
-  without calling Cal.com, and a reply that asks for more once the turn's 16 are used ends the turn.
-
-Each turn runs in its chat's scope of the Cal.com rate budget (calbot/calcom/budget.py): the requests its tools make
-count against this chat's share of the account's requests per minute.
+  without running them, and a reply that asks for more once the turn's 16 are used ends the turn.
 """
 
 from __future__ import annotations
@@ -33,12 +31,10 @@ import httpx
 import openai
 
 from calbot.agent.caps import CALL_CAP_REPLY, CallCaps
-from calbot.booking.executor import Executor
 from calbot.agent.history import PROPOSED_PREFIX, prompt_history, trim_stored
-from calbot.agent.prompt import system_prompt
+from calbot.agent.prompt import calendar_instructions
 from calbot.agent.session import Proposal, SessionState
-from calbot.booking.tools import WRITE_TOOLS, tool_schemas
-from calbot.calcom.budget import enter_chat, leave_chat
+from calbot.agent.toolbox import Instructions, Toolbox
 from calbot.explain import SOMETHING_WENT_WRONG, explain_model_error
 
 log = logging.getLogger(__name__)
@@ -160,21 +156,24 @@ def _dump(result: dict[str, Any]) -> str:
 
 
 class Agent:
-    """Runs chat turns for one Cal.com account. Holds no per-chat state: each turn gets the chat's SessionState."""
+    """Runs chat turns with one toolbox. Holds no per-chat state: each turn gets the chat's SessionState."""
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str, executor: Executor, *,
-                 max_rounds: int = MAX_TOOL_ROUNDS, base_url: str | None = None, bound_history: bool = True):
+    def __init__(self, client: openai.AsyncOpenAI, model: str, toolbox: Toolbox, *,
+                 instructions: Instructions | None = None, max_rounds: int = MAX_TOOL_ROUNDS,
+                 base_url: str | None = None, bound_history: bool = True):
         self.client = client
         self.bound_history = bound_history  # False only to measure what the bound saves (bench)
         self.model = model
-        self.executor = executor
+        self.toolbox = toolbox
+        # The default serves callers that pass calbot's calendar toolbox alone (calbot/chat.py until it passes both).
+        self.instructions = instructions or calendar_instructions(toolbox)  # type: ignore[arg-type]
         self.max_rounds = max_rounds
         self.base_url = base_url
-        self.tools = tool_schemas()
+        self.tools = toolbox.schemas()
 
     def messages(self, state: SessionState, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """What is sent to the model: a fresh system prompt, the recent history (history.py), this turn so far."""
-        prompt = system_prompt(state, self.executor.account, self.executor.clock(), owner=self.executor.is_owner(state))
+        prompt = self.instructions(state)
         history = prompt_history(state.history) if self.bound_history else state.history
         return [{"role": "system", "content": prompt}, *history, *pending]
 
@@ -189,7 +188,6 @@ class Agent:
         shown_proposal: str | None = None
         committed = False
         state.answering(text)  # typed by the user: counts for identity while this turn's tools run
-        budget_scope = enter_chat(state.chat_id)  # Cal.com requests of this turn count against this chat's share
         caps = CallCaps()
 
         def commit(*closing: dict[str, Any], complete: bool) -> None:
@@ -235,7 +233,7 @@ class Agent:
                     if key in seen:
                         repeated = True
                         outcome = {"ok": False, "status": "repeated", "error": REPEATED_CALL}
-                    elif call.name in WRITE_TOOLS and proposals:
+                    elif self.toolbox.writes(call.name) and proposals:
                         outcome = {"ok": False, "status": "one_change_at_a_time", "error": ONE_CHANGE}
                     elif (refused := caps.admit(call.id)) is not None:  # over the calls per reply or per turn
                         outcome = refused
@@ -243,12 +241,12 @@ class Agent:
                         seen.add(key)
                         outcome = await self._run_tool(state, call, emit)
                         result.tools_called.append(call.name)
-                        if outcome.get("status") == "invalid_arguments":
+                        if self.toolbox.malformed(outcome):
                             invalid_calls += 1
-                        if (outcome.get("status") == "awaiting_confirmation" and state.proposal is not None
-                                and state.proposal.id == outcome.get("proposal_id")):
+                        opened = self.toolbox.opened(state, outcome)
+                        if opened is not None:
                             proposals += 1
-                            proposal = state.proposal
+                            proposal = opened
                     turn.append({"role": "tool", "tool_call_id": call.id, "content": _dump(outcome)})
 
                 if proposal is not None:
@@ -295,7 +293,6 @@ class Agent:
             return result
         finally:
             state.answering(None)
-            leave_chat(budget_scope)
             if not committed:  # a BaseException other than cancellation (KeyboardInterrupt, GeneratorExit, ...)
                 commit({"role": "assistant", "content": STOPPED_NOTE}, complete=False)
             # A proposal made in a turn that did not finish was never shown: it must not stay confirmable.
@@ -307,7 +304,7 @@ class Agent:
         arguments = call.parsed()
         await emit(ToolStarted(call.id, call.name, arguments))
         try:
-            outcome = await self.executor.call(state, call.name, call.arguments)
+            outcome = await self.toolbox.call(state, call.name, call.arguments)
         except Exception:  # a bug in a tool must not end the chat; the model can still answer
             log.exception("tool %s failed", call.name)
             outcome = {"ok": False, "status": "internal_error",

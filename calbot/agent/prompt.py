@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from calbot.booking.account import Account
 from calbot.agent.session import SessionState
+from calbot.agent.toolbox import Instructions
+from calbot.booking.account import Account
+from calbot.booking.executor import Executor
 from calbot.timezones import format_when, get_zone
 
 DAYS_AHEAD = 14
@@ -66,6 +68,11 @@ def _pending(state: SessionState) -> str | None:
         return (f"{state.pending_function} is waiting for details; it already has {arguments}. Call it again with "
                 "only the new details.")
     return None
+
+
+def calendar_instructions(executor: Executor) -> Instructions:
+    """The instructions that go with calbot's calendar toolbox: this prompt, for the account, now, and the user."""
+    return lambda state: system_prompt(state, executor.account, executor.clock(), owner=executor.is_owner(state))
 
 
 def system_prompt(state: SessionState, account: Account, now: datetime, *, owner: bool = False) -> str:

@@ -25,8 +25,9 @@ from calbot.booking.confirm import confirm as confirm_once
 from calbot.booking.context import Context, utcnow
 from calbot.booking.results import Status, fail
 from calbot.booking.slots import StartRefused
-from calbot.booking.tools import TOOLS
+from calbot.booking.tools import TOOLS, tool_schemas
 from calbot.calcom import CalcomClient, CalcomError
+from calbot.calcom.budget import chat_scope
 from calbot.explain import explain
 from calbot.timezones import TimeInputError
 
@@ -78,7 +79,12 @@ class Executor:
 
     # -- tool calls ------------------------------------------------------------------------------------------------
     async def call(self, state: SessionState, name: str, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
-        """Run one tool call and return its result for the model. Never raises for bad input or Cal.com errors."""
+        """Run one tool call and return its result for the model. Never raises for bad input or Cal.com errors.
+        Its Cal.com requests count against this chat's share of the account's rate limit (calcom/budget.py)."""
+        with chat_scope(state.chat_id):
+            return await self._call(state, name, arguments)
+
+    async def _call(self, state: SessionState, name: str, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
         tool = TOOLS.get(name)
         if tool is None:
             return fail(Status.INVALID_ARGUMENTS, f"There is no tool called {name!r}. Use one of: "
@@ -126,6 +132,29 @@ class Executor:
         else:
             state.clear_pending(name)
         return result
+
+    # -- what the chat loop asks of a toolbox (calbot.agent.toolbox) -------------------------------------------------
+    @staticmethod
+    def schemas() -> list[dict[str, Any]]:
+        return tool_schemas()
+
+    @staticmethod
+    def writes(name: str) -> bool:
+        tool = TOOLS.get(name)
+        return tool is not None and tool.writes
+
+    @staticmethod
+    def malformed(result: dict[str, Any]) -> bool:
+        return result.get("status") == Status.INVALID_ARGUMENTS
+
+    @staticmethod
+    def opened(state: SessionState, result: dict[str, Any]) -> Proposal | None:
+        """The proposal a write call opened, while it is still the chat's open one."""
+        proposal = state.proposal
+        if (result.get("status") == Status.AWAITING_CONFIRMATION and proposal is not None
+                and proposal.id == result.get("proposal_id")):
+            return proposal
+        return None
 
     # -- the user's buttons ----------------------------------------------------------------------------------------
     async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:

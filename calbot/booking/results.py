@@ -24,7 +24,8 @@ _STATUS_WORDS = {"accepted": "booked", "pending": "awaiting the host's confirmat
 
 
 class Status(StrEnum):
-    """The `status` of an outcome."""
+    """The `status` of a booking outcome. (The chat loop answers calls it does not run with statuses of its own:
+    repeated, one_change_at_a_time, not_run, internal_error; see calbot/agent/loop.py and caps.py.)"""
 
     # a tool call that could not run as asked (the `error` sentence says why, for the model)
     INVALID_ARGUMENTS = "invalid_arguments"  # malformed: unknown tool, not JSON, wrong types or formats
@@ -50,11 +51,6 @@ class Status(StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     AWAITING_HOST = "awaiting_host"  # booked or moved, waiting for the host's confirmation
-    # written by the chat loop for calls it did not run as asked
-    INTERNAL_ERROR = "internal_error"
-    REPEATED = "repeated"
-    ONE_CHANGE_AT_A_TIME = "one_change_at_a_time"
-    NOT_RUN = "not_run"
 
 
 def fail(status: Status | str, message: str, **extra: Any) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from calbot.config import load_settings
 from calbot.booking.account import AccountError
+from calbot.config import load_settings
 from calbot.runtime import Calendar
 from calbot.sandbox import SANDBOX_API_KEY, Sandbox
 from tests.http.cal_payloads import envelope, event_type_json, me_json

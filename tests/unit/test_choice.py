@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from calbot.booking.choice import clear_choice, needs_choice, require_choice
 from calbot.agent.session import SessionState
+from calbot.booking.choice import clear_choice, needs_choice, require_choice
 
 
 def chat_of(turns: int) -> SessionState:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from calbot.booking.account import Account
 from calbot.agent.prompt import DAYS_AHEAD, system_prompt
 from calbot.agent.session import Proposal, SessionState, User
+from calbot.booking.account import Account
 from calbot.calcom.models import EventType, Me
 from testing.common import FIXED_NOW
 

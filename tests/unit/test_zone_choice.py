@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from calbot.booking.executor import Executor
 from calbot.agent.session import SessionState, User
+from calbot.booking.executor import Executor
 from calbot.timezones import TimeInputError, UnknownTimeZoneError, resolve_zone
 
 
