@@ -68,13 +68,3 @@ def calcom_mock() -> _Iterator[SpecValidatingRouter]:
     if failures:
         _pytest.fail(f"{len(failures)} call(s) did not match the Cal.com OpenAPI document:\n\n"
                      + "\n\n".join(failures), pytrace=False)
-
-
-# -- two Cal.com backends (tests/fakes/backends.py) ---------------------------------------------------------------------
-from tests.fakes.backends import BACKENDS as _BACKENDS  # noqa: E402
-
-
-@_pytest.fixture(params=_BACKENDS)
-def backend(request: _pytest.FixtureRequest) -> str:
-    """Which Cal.com a `fake` fixture opens: the respx FakeCalcom or the in-process sandbox calendar."""
-    return request.param

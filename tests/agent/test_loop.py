@@ -1,5 +1,5 @@
 """The tool-calling loop (calbot/agent/loop.py) against the scripted OpenAI-compatible server, with the sandbox
-calendar (or the respx FakeCalcom) behind the executor.
+calendar behind the executor (embedded, or reached as Cal.com with a key).
 
 What is checked: streaming reaches `emit`, tool calls are reassembled and answered, the guards (round cap, repeated
 call, one change at a time) end turns cleanly, failures and Stop leave a history an OpenAI server accepts, pending
@@ -45,7 +45,8 @@ from tests.agent.conftest import (
     seed_booking,
     tool_messages,
 )
-from tests.fakes.calcom_fake import API_KEY, FakeCalcom
+from calbot.chat import ChatService
+from tests.fakes.sandbox_calcom import SandboxCalcom, open_sandbox
 from testing.common import FIXED_NOW
 from testing.openai_fake import ScriptedModel, ToolCall, broken_stream, call, calls, fail, hang, say
 
@@ -167,12 +168,24 @@ async def test_list_then_cancel_with_the_uid_from_the_result(service, model, san
     assert len(calendar_requests(sandbox, "POST", f"/v2/bookings/{booking['uid']}/cancel")) == 1
 
 
-async def test_list_then_cancel_against_the_respx_fake(make_service, model, calcom_mock, events):
-    fake = FakeCalcom(now=FIXED_NOW)
-    fake.install(calcom_mock)
+@pytest.fixture
+def keyed_cal():
+    """The sandbox calendar in process, reached the way Cal.com is: with CAL_API_KEY set (not the embedded mode)."""
+    yield from open_sandbox(FIXED_NOW)
+
+
+@pytest.fixture
+async def keyed_service(keyed_cal: SandboxCalcom, make_settings, model, clock):  # noqa: ANN001
+    service = ChatService(make_settings(cal_api_key=keyed_cal.api_key, cal_api_base_url=keyed_cal.base_url),
+                          model_client=model.client(), cal_transport=keyed_cal.transport(), clock=clock)
+    yield service
+    await service.aclose()
+
+
+async def test_list_then_cancel_with_a_cal_com_key(keyed_service, keyed_cal, model, events):
+    fake, service = keyed_cal, keyed_service
     booking = fake.add_booking(london(WED, 10), attendee_email=USER, attendee_name="Ana Diaz")
     script_list_then_cancel(model)
-    service = make_service(sandbox_=None, cal_api_key=API_KEY)
     state = service.new_state()
 
     result = await service.handle_message(state, "cancel my wednesday 11am meeting", events)
@@ -186,14 +199,12 @@ async def test_list_then_cancel_against_the_respx_fake(make_service, model, calc
     assert_history_valid(state.history)
 
 
-async def test_calendar_error_becomes_a_tool_result_and_the_model_answers(make_service, model, calcom_mock, events):
-    fake = FakeCalcom(now=FIXED_NOW)
-    fake.install(calcom_mock)
+async def test_calendar_error_becomes_a_tool_result_and_the_model_answers(keyed_service, keyed_cal, model, events):
+    fake, service = keyed_cal, keyed_service
     for _ in range(3):  # every attempt of the read fails
         fake.fail_next("GET", r"/slots$", 500, message="Prisma exploded: RAW-CALCOM-TEXT")
     model.on_user("free", call("check_availability", date="2026-11-24"))
     model.on_tool_result("check_availability", lambda req: say(f"Cal.com trouble: {req.last_tool_result['status']}"))
-    service = make_service(sandbox_=None, cal_api_key=API_KEY)
     state = service.new_state()
 
     result = await service.handle_message(state, "when am I free tomorrow?", events)

@@ -9,14 +9,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
 
 from calbot.agent.loop import CodeReply
 from calbot.chat import ChatService
-from tests.fakes.calcom_fake import API_KEY, FakeCalcom
+from tests.fakes.sandbox_calcom import API_KEY, SandboxCalcom, open_sandbox
 from testing.openai_fake import say
 
 from .conftest import FIXED_NOW
@@ -36,8 +36,9 @@ def assert_hidden(text: str, *secrets: str) -> None:
 
 
 @pytest.fixture
-def fake_cal() -> FakeCalcom:
-    return FakeCalcom(now=FIXED_NOW)
+def fake_cal() -> Iterator[SandboxCalcom]:
+    """The sandbox calendar in process, reached at whatever CAL_API_BASE_URL a test sets (its path still counts)."""
+    yield from open_sandbox(FIXED_NOW)
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ async def cal_service(make_settings, model, fake_cal) -> AsyncIterator[Callable[
 
     def make(**overrides: object) -> ChatService:
         service = ChatService(make_settings(cal_api_key=API_KEY, **overrides), model_client=model.client(),
-                              cal_transport=httpx.MockTransport(fake_cal.handle))
+                              cal_transport=fake_cal.transport())
         made.append(service)
         return service
 

@@ -1,34 +1,37 @@
-"""FakeCalcom's test-helper interface over the real sandbox calendar (calbot.sandbox), for suites that run on both.
+"""The Cal.com the tests talk to: calbot's sandbox calendar (calbot.sandbox) in process, with test helpers.
 
-    fake = SandboxCalcom(now=NOW)          # an in-memory sandbox configured like FakeCalcom(now=NOW)
+    fake = SandboxCalcom(now=NOW)          # an in-memory sandbox, its clock reading fake.now
     async with fake.client() as client:    # CalcomClient -> request recorder -> SpecCheckingTransport -> ASGI app
         ...
-    fake.close()                           # and check fake.spec_failures
+    fake.close()                           # and check fake.spec_failures (open_sandbox does both)
 
-The sandbox is configured to match FakeCalcom: the same host (host@example.com, "Hana Host", username hana,
-Europe/London), event types 1001 "30 Min Meeting" (30 min) and 1002 "60 Min Meeting" (60 min), Mon-Fri 09:00-17:00 in
-the host's zone, its clock reading `fake.now`, meeting links under https://app.cal.com. Cal.com's default minimum
-booking notice is two hours and the sandbox applies it; FakeCalcom applies none (only "not in the past"), so here
-both event types set `minimum_notice_minutes=0` and the same expectations hold on both backends.
+The sandbox is the only Cal.com emulator of the project; here it is configured for the tests (fake_like_config): host
+host@example.com ("Hana Host", username hana, Europe/London), event types 1001 "30 Min Meeting" (30 min) and 1002 "60
+Min Meeting" (60 min), Mon-Fri 09:00-17:00 in the host's zone, meeting links under https://app.cal.com. Both event
+types set `minimum_notice_minutes=0` (Cal.com's default is two hours), so a test at 08:00 can book 09:00.
 
-Helpers, as FakeCalcom: `add_booking` (inserted straight into the store, so tests can seed other people's, cancelled,
-past or other hosts' bookings), `edit(uid, change)`, `booking(uid)`, `bookings`, `active()`, `requests` (the
-httpx.Request objects in order, recorded before they are answered), `writes()`, `latency`/`write_latency`,
-`fail_next` (the sandbox's fault hooks; see there for what cannot be emulated), `require_confirmation`,
-`allow_lengths`, `client(api_key)`. Every exchange is checked against Cal.com's OpenAPI document; mismatches collect
-in `spec_failures`.
+Helpers: `add_booking` (inserted straight into the store, so tests can seed other people's, cancelled, past or other
+hosts' bookings), `book` (through the sandbox's own rules: seats, recurrences), `add_event_type`, `edit(uid, change)`,
+`booking(uid)`, `bookings`, `active()`, `requests` (the httpx.Request objects in order, recorded before they are
+answered), `writes()`, `latency`/`write_latency`, `fail_next` (an error status or a dropped connection through the
+sandbox's fault hooks; other transport errors such as a ReadTimeout on the client's side of it), `answer_next` (a
+hand-made answer: what a respx route in the test would give), `require_confirmation`, `allow_lengths`,
+`limit_booking_window`, `require_notice`, `client(api_key)`, and `at(day, hh, mm)` for the host's wall times. Every
+exchange is checked against Cal.com's OpenAPI document; mismatches collect in `spec_failures`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from calbot.calcom import CalcomClient
 from calbot.sandbox import (
@@ -51,12 +54,12 @@ OTHER_HOST_ID = 2  # bookings of another host of the account: listed, but they d
 
 def fake_like_config(*, host_email: str = "host@example.com", host_name: str = "Hana Host",
                      host_zone: str = "Europe/London") -> SandboxConfig:
-    """A SandboxConfig that behaves like FakeCalcom's defaults (see the module docstring)."""
+    """The tests' Cal.com account (see the module docstring)."""
     return SandboxConfig(
         host=SandboxHost(id=1, username="hana", email=host_email, name=host_name, time_zone=host_zone),
-        schedule=WeeklySchedule(),  # Mon-Fri 09:00-17:00, as FakeCalcom's work_days / work_hours
+        schedule=WeeklySchedule(),  # Mon-Fri 09:00-17:00
         event_types=(
-            # minimum_notice_minutes=0: FakeCalcom has no minimum notice (Cal.com's default would be 120).
+            # minimum_notice_minutes=0: no minimum notice (Cal.com's default would be 120).
             SandboxEventType(1001, "30min", "30 Min Meeting", 30, description="A 30 minute meeting.",
                              minimum_notice_minutes=0),
             SandboxEventType(1002, "60min", "60 Min Meeting", 60, description="A 60 minute meeting.",
@@ -152,7 +155,7 @@ class SandboxCalcom:
         """The sandbox's config is frozen, so swap it everywhere it is held."""
         self.sandbox.config = self.sandbox.calendar.config = self.sandbox.server.config = config
 
-    # -- test helpers (FakeCalcom's interface) ---------------------------------------------------------------------
+    # -- test helpers ----------------------------------------------------------------------------------------------
     def add_booking(self, start: datetime, *, attendee_email: str, attendee_name: str = "Someone",
                     event_type_id: int = 1001, status: str = "accepted", minutes: int | None = None,
                     uid: str | None = None, title: str | None = None, host_email: str | None = None,
@@ -246,13 +249,31 @@ class SandboxCalcom:
 
     def limit_booking_window(self, event_type_id: int, days: int) -> None:
         """The event type can be booked at most `days` calendar days ahead (bookingWindow calendarDays, not
-        rolling), as FakeCalcom.limit_booking_window."""
+        rolling): no slots after the end of that day in the host's zone, a later start refused as out of bounds."""
         self._reconfigure(event_type_id, booking_window_days=days)
 
     def require_notice(self, event_type_id: int, minutes: int) -> None:
-        """The event type needs `minutes` of notice (minimumBookingNotice), as FakeCalcom.require_notice."""
+        """The event type needs `minutes` of notice (minimumBookingNotice): no slots sooner, a sooner start refused."""
         self._reconfigure(event_type_id, minimum_notice_minutes=minutes)
 
     def allow_lengths(self, event_type_id: int, lengths: list[int]) -> None:
         """Give the event type several lengths ("multiple durations"): lengthInMinutes may then be one of them."""
         self._reconfigure(event_type_id, length_options=tuple(lengths))
+
+
+def open_sandbox(now: datetime, config: SandboxConfig | None = None) -> Iterator[SandboxCalcom]:
+    """The generator body of a `fake` fixture: a SandboxCalcom, closed at the end; the test fails if any exchange did
+    not match the Cal.com OpenAPI document."""
+    sandbox = SandboxCalcom(now, config=config)
+    try:
+        yield sandbox
+    finally:
+        sandbox.close()
+    if sandbox.spec_failures:
+        pytest.fail(f"{len(sandbox.spec_failures)} exchange(s) did not match the Cal.com OpenAPI document:\n\n"
+                    + "\n\n".join(sandbox.spec_failures), pytrace=False)
+
+
+def at(day: date, hh: int, mm: int = 0, zone: str = "Europe/London") -> datetime:
+    """A wall time (the host's zone unless `zone` says otherwise) as a UTC instant."""
+    return datetime.combine(day, time(hh, mm), tzinfo=ZoneInfo(zone)).astimezone(UTC)

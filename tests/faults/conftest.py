@@ -3,10 +3,10 @@
 Every case drives a real ChatService (the loop, the executor and the Cal.com client) end to end:
 - the model is the ScriptedModel, in process (`model`, through `model.client()`) or over real HTTP (`served`,
   a uvicorn ModelServer on 127.0.0.1) where the SDK's own retries and timeouts matter;
-- Cal.com is either `respx_cal` (FakeCalcom behind the OpenAPI-checking respx router, plus `answer_next` for
-  hand-made answers such as a 429 with a short reset or an HTML page) or `sandbox_cal` (the sandbox calendar
-  in process, its fault hooks through `fail_next` / `sandbox_cal.sandbox.server.add_fault(FaultSpec(...))`).
-  `cal` runs a case on both.
+- Cal.com is `sandbox_cal` (also named `cal`): the sandbox calendar in process (tests/fakes/sandbox_calcom.py), every
+  exchange checked against the OpenAPI document; its fault hooks through `fail_next` /
+  `sandbox_cal.sandbox.server.add_fault(FaultSpec(...))`, transport errors such as a ReadTimeout raised on the
+  client's side of it, and `answer_next` for hand-made answers such as a 429 with a short reset or an HTML page.
 
 Both calendars and the model use real-looking secrets (OPENAI_SECRET, CAL_SECRET), so any case can check that no
 key leaks. Each case asserts three things:
@@ -22,13 +22,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
 import pytest
 
-import tests.fakes.calcom_fake as calcom_fake
 from calbot.agent.loop import CodeReply, ProposalReady, TextDone, ToolFinished, TurnResult
 from calbot.agent.session import SessionState, User
 from calbot.chat import ChatService
@@ -47,79 +45,30 @@ from tests.agent.conftest import (  # noqa: F401 - fixtures re-exported for this
 )
 from tests.agent.conftest import _served  # noqa: F401 - the module-scoped server behind `served`
 
-from tests.fakes.calcom_fake import FakeCalcom
 from testing.openai_fake import ScriptedModel, call, say
-from tests.fakes.sandbox_calcom import SandboxCalcom, fake_like_config
+from tests.fakes.sandbox_calcom import SandboxCalcom, fake_like_config, open_sandbox
 
 OPENAI_SECRET = "sk-faults-openai-7Q2x9LmN4pR8vT1w"
 CAL_SECRET = "cal_live_faults_9Zt4Kq7Wm2Xv5Bn8"
 SECRETS = (OPENAI_SECRET, CAL_SECRET)
 BOB = "bob@example.com"
-HOST = "host@example.com"  # the calendar's owner in both fakes
+HOST = "host@example.com"  # the calendar's owner (tests/fakes/sandbox_calcom.py)
 BOOK = ("POST", "/v2/bookings")
 UNSET: Any = object()
 NO_PENDING = (None, {})
 
 
 # -- calendars -------------------------------------------------------------------------------------------------------
-@dataclass
-class _Canned:
-    method: str
-    path: re.Pattern[str]
-    answer: httpx.Response | Exception
-
-
-@dataclass
-class RespxCal(FakeCalcom):
-    """FakeCalcom plus `answer_next`: the next matching request gets exactly this answer (headers and all)."""
-
-    canned: list[_Canned] = field(default_factory=list)
-    base_url: str = calcom_fake.BASE_URL
-    kind: str = "respx"
-
-    def answer_next(self, method: str, path: str, answer: httpx.Response | Exception, times: int = 1) -> None:
-        for _ in range(times):
-            self.canned.append(_Canned(method, re.compile(path), answer))
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        canned = next((c for c in self.canned
-                       if c.method == request.method and c.path.search(request.url.path)), None)
-        if canned is None:
-            return super().handle(request)
-        self.canned.remove(canned)
-        self.requests.append(request)
-        if isinstance(canned.answer, Exception):
-            raise canned.answer
-        return httpx.Response(canned.answer.status_code, headers=canned.answer.headers,
-                              content=canned.answer.content)
-
-
-@pytest.fixture
-def respx_cal(calcom_mock, monkeypatch: pytest.MonkeyPatch) -> RespxCal:
-    """FakeCalcom on respx, accepting CAL_SECRET as its key."""
-    monkeypatch.setattr(calcom_fake, "API_KEY", CAL_SECRET)
-    fake = RespxCal(now=FIXED_NOW)
-    fake.install(calcom_mock)
-    return fake
-
-
 @pytest.fixture
 def sandbox_cal() -> Iterator[SandboxCalcom]:
-    """The sandbox calendar in process (same host, event types and hours as FakeCalcom), accepting CAL_SECRET."""
-    fake = SandboxCalcom(FIXED_NOW, config=replace(fake_like_config(), api_key=CAL_SECRET))
-    fake.kind = "sandbox"
-    try:
-        yield fake
-    finally:
-        fake.close()
-    if fake.spec_failures:
-        pytest.fail("exchanges off the Cal.com OpenAPI document:\n" + "\n".join(fake.spec_failures), pytrace=False)
+    """The sandbox calendar in process (tests/fakes/sandbox_calcom.py), accepting CAL_SECRET."""
+    yield from open_sandbox(FIXED_NOW, replace(fake_like_config(), api_key=CAL_SECRET))
 
 
-@pytest.fixture(params=["respx", "sandbox"])
-def cal(request: pytest.FixtureRequest) -> Any:
-    """Both calendars: the same case on FakeCalcom (respx) and on the sandbox calendar."""
-    return request.getfixturevalue(f"{request.param}_cal")
+@pytest.fixture
+def cal(sandbox_cal: SandboxCalcom) -> SandboxCalcom:
+    """The calendar of a case that any Cal.com must pass (the same sandbox as `sandbox_cal`)."""
+    return sandbox_cal
 
 
 def booked(cal: Any, *statuses: str) -> list[dict[str, Any]]:
@@ -203,7 +152,7 @@ async def make_service(model: ScriptedModel, clock: Clock,
         service = ChatService(
             make_settings(**values),
             model_client=model.client(api_key=OPENAI_SECRET) if model_client is UNSET else model_client,
-            cal_transport=cal.transport() if isinstance(cal, SandboxCalcom) else None,
+            cal_transport=cal.transport(),
             clock=clock)
         made.append(service)
         return service

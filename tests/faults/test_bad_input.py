@@ -21,7 +21,7 @@ from tests.faults.conftest import (
     propose_booking,
     relay,
 )
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import at
 from testing.openai_fake import call, say
 
 BOOK_ARGS = {"start": TOMORROW_3PM, "reason": "budget review"}
@@ -58,9 +58,9 @@ async def test_an_empty_or_blank_message_asks_no_model_and_keeps_the_proposal(ma
     assert sandbox_cal.writes() == [BOOK]
 
 
-async def test_a_message_over_the_limit_is_refused_with_the_limit_stated(make_chat, model, respx_cal):
+async def test_a_message_over_the_limit_is_refused_with_the_limit_stated(make_chat, model, sandbox_cal):
     """A 4,001-character message: the limit is stated, nothing sent or truncated, the open proposal stays."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     proposal = (await propose_booking(chat, model)).proposals[0]
     history, calls = list(chat.state.history), model.calls_count
 
@@ -72,7 +72,7 @@ async def test_a_message_over_the_limit_is_refused_with_the_limit_stated(make_ch
     assert model.calls_count == calls and chat.state.history == history
     assert not any("a" * 100 in str(r.body) for r in model.requests)
     assert_state_intact(chat.state, user=chat.user_before, pending=("book_meeting", BOOK_ARGS), proposal=proposal.id)
-    assert respx_cal.writes() == []
+    assert sandbox_cal.writes() == []
 
 
 async def test_control_characters_in_a_message_and_a_reason_are_dropped(make_chat, model, sandbox_cal):
@@ -96,10 +96,10 @@ async def test_control_characters_in_a_message_and_a_reason_are_dropped(make_cha
     assert booking["bookingFieldsResponses"]["notes"] == "budget review[31m!"
 
 
-async def test_emoji_and_non_english_text_round_trip_into_the_booking(make_chat, model, respx_cal):
+async def test_emoji_and_non_english_text_round_trip_into_the_booking(make_chat, model, sandbox_cal):
     """A reason in French, Chinese and emoji: kept exactly in the proposal, the booking and the later list."""
     reason = "réunion 会议 🗓️ über Straße"
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     model.on_user("réunion", call("book_meeting", start=TOMORROW_3PM, reason=reason))
 
     turn = await chat.send(f"réserve demain 15h: {reason}")
@@ -109,8 +109,8 @@ async def test_emoji_and_non_english_text_round_trip_into_the_booking(make_chat,
     assert proposal.reason == reason and proposal.summary.endswith(f"about: {reason}")
     outcome = await chat.confirm()
     assert outcome["status"] == "booked" and outcome["message"].startswith("Booked ")
-    assert respx_cal.writes() == [BOOK]
-    [booking] = booked(respx_cal)
+    assert sandbox_cal.writes() == [BOOK]
+    [booking] = booked(sandbox_cal)
     assert booking["bookingFieldsResponses"]["notes"] == reason
     listed = (await list_meetings(chat, model)).result_of("list_meetings")
     assert listed["meetings"][0]["untrusted"]["reason"] == reason
@@ -139,16 +139,16 @@ async def test_an_invalid_email_typed_by_the_user_is_refused(make_service, model
     assert (chat.state.user.email, chat.state.user.email_verified) == (USER, False)
 
 
-async def test_an_invalid_guest_email_is_refused(make_chat, model, respx_cal):
+async def test_an_invalid_guest_email_is_refused(make_chat, model, sandbox_cal):
     """guests=["not-an-email"]: refused as not an email before any Cal.com call."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
 
     turn = await refused_booking(chat, model, guests=["not-an-email"], **BOOK_ARGS)
 
     [sentence] = turn.told
     assert sentence.startswith("book_meeting: guests: 'not-an-email' is not a valid email address")
     assert_state_intact(chat.state, user=chat.user_before)
-    assert respx_cal.writes() == [] and slot_gets(respx_cal) == 0
+    assert sandbox_cal.writes() == [] and slot_gets(sandbox_cal) == 0
 
 
 # -- times, zones, lengths ---------------------------------------------------------------------------------------------
@@ -180,9 +180,9 @@ async def test_february_30_is_refused_plainly(make_chat, model, sandbox_cal):
     assert sandbox_cal.writes() == [] and slot_gets(sandbox_cal) == 0
 
 
-async def test_a_past_time_is_refused(make_chat, model, respx_cal):
+async def test_a_past_time_is_refused(make_chat, model, sandbox_cal):
     """A start an hour ago: told it is in the past and what time it is now; Cal.com is not asked."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
 
     turn = await refused_booking(chat, model, start="2026-11-23T08:00", reason="budget review")
 
@@ -190,7 +190,7 @@ async def test_a_past_time_is_refused(make_chat, model, respx_cal):
                          "November 2026, 09:00 CET (Europe/Berlin)). Ask for a time that is still ahead."]
     assert_state_intact(chat.state, user=chat.user_before,
                         pending=("book_meeting", {"start": "2026-11-23T08:00", "reason": "budget review"}))
-    assert respx_cal.writes() == [] and slot_gets(respx_cal) == 0
+    assert sandbox_cal.writes() == [] and slot_gets(sandbox_cal) == 0
 
 
 async def test_a_time_three_years_ahead_is_refused(make_chat, model, sandbox_cal):
@@ -235,16 +235,16 @@ async def test_a_time_repeated_by_the_fall_back_change_is_reported(make_chat, mo
     assert sandbox_cal.writes() == [] and slot_gets(sandbox_cal) == 0
 
 
-async def test_a_duration_the_event_type_does_not_offer_is_refused(make_chat, model, respx_cal):
+async def test_a_duration_the_event_type_does_not_offer_is_refused(make_chat, model, sandbox_cal):
     """duration_minutes=45 on a 30-minute event type: told the allowed lengths; Cal.com is not asked."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
 
     turn = await refused_booking(chat, model, duration_minutes=45, **BOOK_ARGS)
 
     assert turn.told == ["45 minutes is not offered for this kind of meeting; allowed: 30 minutes."]
     assert_state_intact(chat.state, user=chat.user_before,
                         pending=("book_meeting", {**BOOK_ARGS, "duration_minutes": 45}))
-    assert respx_cal.writes() == [] and slot_gets(respx_cal) == 0
+    assert sandbox_cal.writes() == [] and slot_gets(sandbox_cal) == 0
 
 
 async def test_an_availability_range_over_14_days_is_refused(make_chat, model, sandbox_cal):
@@ -277,9 +277,9 @@ async def test_a_uid_the_model_invented_is_refused_without_asking_calcom(make_ch
     assert sandbox_cal.writes() == [] and len(booked(sandbox_cal)) == 1
 
 
-async def test_a_uid_with_path_characters_is_refused_as_malformed(make_chat, model, respx_cal):
+async def test_a_uid_with_path_characters_is_refused_as_malformed(make_chat, model, sandbox_cal):
     """booking_uid="../../me": refused by the argument format, never put in a URL."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     model.on_user("move", call("reschedule_meeting", booking_uid="../../me", new_start="2026-11-25T15:00"))
     model.on_tool_result("reschedule_meeting", say("I could not find that meeting. Which one do you mean?"))
 
@@ -288,7 +288,7 @@ async def test_a_uid_with_path_characters_is_refused_as_malformed(make_chat, mod
     assert turn.told == ["I could not find that meeting. Which one do you mean?"]
     error = turn.result_of("reschedule_meeting")["error"]
     assert error.startswith("reschedule_meeting: booking_uid: has the wrong format")
-    assert not any(r.url.path.startswith("/v2/bookings") for r in respx_cal.requests)
+    assert not any(r.url.path.startswith("/v2/bookings") for r in sandbox_cal.requests)
     assert_state_intact(chat.state, user=chat.user_before, pending=NO_PENDING)
-    assert respx_cal.writes() == []
+    assert sandbox_cal.writes() == []
 

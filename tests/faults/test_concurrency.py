@@ -26,7 +26,7 @@ from tests.faults.conftest import (
     list_meetings,
     propose_booking,
 )
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import at
 from testing.openai_fake import call, say
 
 WED = date(2026, 11, 25)
@@ -89,14 +89,14 @@ async def test_discard_while_confirm_runs_is_refused_and_the_write_completes(mak
     assert sandbox_cal.writes() == [BOOK] and len(booked(sandbox_cal)) == 1
 
 
-async def test_a_new_message_while_confirm_runs_does_not_withdraw_the_proposal(make_chat, model, respx_cal):
+async def test_a_new_message_while_confirm_runs_does_not_withdraw_the_proposal(make_chat, model, sandbox_cal):
     """A message typed while Confirm is being written: the proposal is not withdrawn; both finish cleanly."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     await propose_booking(chat, model)
-    respx_cal.write_latency = 0.1
+    sandbox_cal.write_latency = 0.1
     model.on_user("thanks", say("You're welcome."))
     confirming = asyncio.create_task(chat.confirm())
-    await wait_until(lambda: respx_cal.writes() == [BOOK])
+    await wait_until(lambda: sandbox_cal.writes() == [BOOK])
 
     turn = await chat.send("thanks!")
     outcome = await confirming
@@ -105,7 +105,7 @@ async def test_a_new_message_while_confirm_runs_does_not_withdraw_the_proposal(m
     assert outcome["status"] == "booked" and outcome["message"].startswith("Booked ")
     assert len(confirm_notes(chat)) == 1
     assert_state_intact(chat.state, user=chat.user_before)
-    assert respx_cal.writes() == [BOOK] and len(booked(respx_cal)) == 1
+    assert sandbox_cal.writes() == [BOOK] and len(booked(sandbox_cal)) == 1
 
 
 async def test_stop_during_a_tool_call_writes_nothing_and_keeps_the_history_valid(make_chat, model, sandbox_cal):
@@ -181,10 +181,10 @@ async def test_two_chats_confirming_the_same_slot_make_one_booking(make_service,
     assert (bob if winner is ana else ana).state.made_booking_uids == []
 
 
-async def test_ten_chats_booking_different_slots_at_once_make_ten_bookings(make_service, model, respx_cal):
+async def test_ten_chats_booking_different_slots_at_once_make_ten_bookings(make_service, model, sandbox_cal):
     """Ten chats book ten different slots at once on a slow calendar: ten bookings, each its own user's."""
-    respx_cal.latency = 0.005
-    service = make_service(respx_cal)
+    sandbox_cal.latency = 0.005
+    service = make_service(sandbox_cal)
     chats = [Chat(service, email=f"user{i}@example.com", name=f"User {i}") for i in range(10)]
     for i in range(10):
         start = f"2026-11-24T{10 + i // 2:02d}:{30 * (i % 2):02d}"
@@ -198,7 +198,7 @@ async def test_ten_chats_booking_different_slots_at_once_make_ten_bookings(make_
     assert all(o["message"].startswith("Booked the meeting on Tuesday 24 November 2026") for o in outcomes)
     assert all(o["booking"]["untrusted"]["title"].startswith("30 Min Meeting between Hana Host and User ")
                for o in outcomes)
-    by_uid = {b["uid"]: b for b in booked(respx_cal)}
+    by_uid = {b["uid"]: b for b in booked(sandbox_cal)}
     assert len(by_uid) == 10
     for i, (chat, outcome) in enumerate(zip(chats, outcomes)):
         mine = by_uid[outcome["booking"]["uid"]]
@@ -206,7 +206,7 @@ async def test_ten_chats_booking_different_slots_at_once_make_ten_bookings(make_
         assert mine["bookingFieldsResponses"]["notes"] == f"topic {i}"
         assert chat.state.made_booking_uids == [mine["uid"]]
         assert_state_intact(chat.state, user=chat.user_before)
-    assert respx_cal.writes() == [BOOK] * 10
+    assert sandbox_cal.writes() == [BOOK] * 10
 
 
 async def test_five_chats_listing_at_once_on_a_slow_calendar_see_only_their_own(make_service, model, sandbox_cal):
@@ -255,11 +255,11 @@ async def test_two_owner_chats_confirming_the_same_cancel_cancel_it_once(make_se
     assert sandbox_cal.booking(meeting["uid"])["status"] == "cancelled"
 
 
-async def test_a_cancel_after_another_chat_cancelled_the_meeting_is_refused(make_service, model, respx_cal):
+async def test_a_cancel_after_another_chat_cancelled_the_meeting_is_refused(make_service, model, sandbox_cal):
     """Chat B cancels a meeting chat A listed: A's cancel is refused as already cancelled; A sends no write."""
-    service = make_service(respx_cal)
+    service = make_service(sandbox_cal)
     a, b = Chat(service), Chat(service)
-    meeting = respx_cal.add_booking(at(WED, 10), attendee_email=USER, attendee_name="Ana Diaz")
+    meeting = sandbox_cal.add_booking(at(WED, 10), attendee_email=USER, attendee_name="Ana Diaz")
     await list_meetings(a, model)
     await propose_cancel(b, model, meeting["uid"])
     assert (await b.confirm())["status"] == "cancelled"
@@ -271,7 +271,7 @@ async def test_a_cancel_after_another_chat_cancelled_the_meeting_is_refused(make
     assert turn.told == ["That meeting is already cancelled."] and turn.proposals == []
     assert_state_intact(a.state, user=a.user_before, pending=("cancel_meeting", {"booking_uid": meeting["uid"]}))
     assert_state_intact(b.state, user=b.user_before)
-    assert respx_cal.writes() == [("POST", f"/v2/bookings/{meeting['uid']}/cancel")]  # B's only
+    assert sandbox_cal.writes() == [("POST", f"/v2/bookings/{meeting['uid']}/cancel")]  # B's only
 
 
 async def test_confirm_rechecks_a_meeting_cancelled_outside_calbot(make_chat, model, sandbox_cal):

@@ -23,7 +23,7 @@ from tests.faults.conftest import (
     propose_booking,
     relay,
 )
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import at
 from testing.openai_fake import call, say
 
 WED = date(2026, 11, 25)
@@ -73,20 +73,20 @@ async def test_slots_500_twice_then_ok_is_retried_and_the_proposal_shown(make_ch
     assert sandbox_cal.writes() == [] and booked(sandbox_cal) == []
 
 
-async def test_slots_502_on_every_attempt_is_one_plain_sentence(make_chat, model, respx_cal):
+async def test_slots_502_on_every_attempt_is_one_plain_sentence(make_chat, model, sandbox_cal):
     """GET /v2/slots answers 502 on all 3 attempts: one plain sentence, no proposal, nothing written."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     for _ in range(3):
-        respx_cal.fail_next("GET", SLOTS, 502, "BAD_GATEWAY", "upstream exploded: RAW-GATEWAY-TEXT")
+        sandbox_cal.fail_next("GET", SLOTS, 502, "BAD_GATEWAY", "upstream exploded: RAW-GATEWAY-TEXT")
     model.on_user("book", call("book_meeting", **BOOK_ARGS))
     relay(model, "book_meeting")
 
     turn = await chat.send("book tomorrow 3pm about the budget review")
 
     assert turn.told == [INTERNAL_ERROR_READ] and turn.result.outcome == "answered"
-    assert slot_gets(respx_cal) == 3 and "RAW-GATEWAY-TEXT" not in str(chat.state.history)
+    assert slot_gets(sandbox_cal) == 3 and "RAW-GATEWAY-TEXT" not in str(chat.state.history)
     assert_state_intact(chat.state, user=chat.user_before, pending=("book_meeting", BOOK_ARGS))
-    assert respx_cal.writes() == [] and booked(respx_cal) == []
+    assert sandbox_cal.writes() == [] and booked(sandbox_cal) == []
 
 
 async def test_list_connection_dropped_once_is_retried(make_chat, model, sandbox_cal):
@@ -105,23 +105,23 @@ async def test_list_connection_dropped_once_is_retried(make_chat, model, sandbox
     assert sandbox_cal.writes() == []
 
 
-async def test_slots_read_timeout_once_is_retried(make_chat, model, respx_cal):
+async def test_slots_read_timeout_once_is_retried(make_chat, model, sandbox_cal):
     """GET /v2/slots times out once (ReadTimeout): repeated, the free times are told."""
-    chat = make_chat(respx_cal)
-    respx_cal.fail_next("GET", SLOTS, exception=httpx.ReadTimeout("slow"))
+    chat = make_chat(sandbox_cal)
+    sandbox_cal.fail_next("GET", SLOTS, exception=httpx.ReadTimeout("slow"))
 
     turn = await tuesday_free_times(chat, model)
 
-    assert turn.told == ["Free: 10:00-18:00."] and slot_gets(respx_cal) == 2
+    assert turn.told == ["Free: 10:00-18:00."] and slot_gets(sandbox_cal) == 2
     assert_state_intact(chat.state, user=chat.user_before)
-    assert respx_cal.writes() == []
+    assert sandbox_cal.writes() == []
 
 
-async def test_rate_limit_with_a_short_reset_is_waited_out(make_chat, model, respx_cal):
+async def test_rate_limit_with_a_short_reset_is_waited_out(make_chat, model, sandbox_cal):
     """GET /v2/slots gets 429 with a 0.3 s X-RateLimit-Reset: calbot waits that long, then answers."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     await chat.service.calendar()
-    respx_cal.answer_next("GET", SLOTS, rate_limited(0.3))
+    sandbox_cal.answer_next("GET", SLOTS, rate_limited(0.3))
 
     with stamina.set_testing(False):  # really sleep, to see the wait follow the header
         started = time.perf_counter()
@@ -129,9 +129,9 @@ async def test_rate_limit_with_a_short_reset_is_waited_out(make_chat, model, res
         waited = time.perf_counter() - started
 
     assert turn.told == ["Free: 10:00-18:00."]
-    assert slot_gets(respx_cal) == 2 and 0.3 <= waited < 2
+    assert slot_gets(sandbox_cal) == 2 and 0.3 <= waited < 2
     assert_state_intact(chat.state, user=chat.user_before)
-    assert respx_cal.writes() == []
+    assert sandbox_cal.writes() == []
 
 
 async def test_rate_limit_with_a_long_reset_tells_when_to_try_again(make_chat, model, sandbox_cal):
@@ -165,10 +165,10 @@ async def test_calcom_401_mid_chat_names_cal_api_key_and_never_the_key(make_chat
     assert sandbox_cal.writes() == []
 
 
-async def test_calcom_401_at_start_names_cal_api_key_and_asks_no_model(make_service, model, respx_cal):
+async def test_calcom_401_at_start_names_cal_api_key_and_asks_no_model(make_service, model, sandbox_cal):
     """GET /v2/me answers 401 (wrong CAL_API_KEY): a sentence naming CAL_API_KEY; the model is never asked."""
     wrong = "cal_live_wrongwrongwrong1234"
-    chat = Chat(make_service(respx_cal, cal_api_key=wrong))
+    chat = Chat(make_service(sandbox_cal, cal_api_key=wrong))
 
     turn = await chat.send("book me tomorrow at 3pm")
 
@@ -177,30 +177,30 @@ async def test_calcom_401_at_start_names_cal_api_key_and_asks_no_model(make_serv
                          "and set CAL_API_KEY to it."]
     assert wrong not in str(turn.events.all) and chat.state.history == []
     assert_state_intact(chat.state, user=chat.user_before)
-    assert respx_cal.writes() == []
+    assert sandbox_cal.writes() == []
 
 
-async def test_calcom_answering_an_html_page_is_a_plain_sentence(make_chat, model, respx_cal):
+async def test_calcom_answering_an_html_page_is_a_plain_sentence(make_chat, model, sandbox_cal):
     """GET /v2/slots answers 200 with an HTML page: not repeated; the sentence names CAL_API_BASE_URL."""
-    chat = make_chat(respx_cal)
-    respx_cal.answer_next("GET", SLOTS, httpx.Response(200, text="<html><body>Please log in</body></html>",
+    chat = make_chat(sandbox_cal)
+    sandbox_cal.answer_next("GET", SLOTS, httpx.Response(200, text="<html><body>Please log in</body></html>",
                                                         headers={"content-type": "text/html"}))
 
     turn = await tuesday_free_times(chat, model)
 
     [sentence] = turn.told
     assert "CAL_API_BASE_URL" in sentence and "nothing was changed" in sentence and "<html" not in sentence
-    assert slot_gets(respx_cal) == 1
+    assert slot_gets(sandbox_cal) == 1
     assert_state_intact(chat.state, user=chat.user_before)
-    assert respx_cal.writes() == []
+    assert sandbox_cal.writes() == []
 
 
 
-async def test_create_answered_with_an_html_page_says_the_outcome_is_unknown(make_chat, model, respx_cal):
+async def test_create_answered_with_an_html_page_says_the_outcome_is_unknown(make_chat, model, sandbox_cal):
     """POST /v2/bookings answers 200 with an HTML page: told the outcome is unknown; not repeated."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     await propose_booking(chat, model)
-    respx_cal.answer_next("POST", CREATE, httpx.Response(200, text="<html>Moved</html>",
+    sandbox_cal.answer_next("POST", CREATE, httpx.Response(200, text="<html>Moved</html>",
                                                           headers={"content-type": "text/html"}))
 
     outcome = await chat.confirm()
@@ -209,7 +209,7 @@ async def test_create_answered_with_an_html_page_says_the_outcome_is_unknown(mak
     assert outcome["message"].startswith("Cal.com answered in a form calbot does not understand, so I cannot tell "
                                          "whether the booking went through. List your meetings to check")
     assert "CAL_API_BASE_URL" in outcome["message"]
-    assert respx_cal.writes() == [BOOK] and booked(respx_cal) == []
+    assert sandbox_cal.writes() == [BOOK] and booked(sandbox_cal) == []
     assert_state_intact(chat.state, user=chat.user_before)
 
 # -- writes whose outcome is unknown -----------------------------------------------------------------------------------
@@ -244,35 +244,35 @@ async def test_create_connection_dropped_after_the_booking_was_made_is_not_repea
     assert_state_intact(chat.state, user=chat.user_before)
 
 
-async def test_create_timeout_before_the_booking_was_made_is_repeated_once(make_chat, model, respx_cal):
+async def test_create_timeout_before_the_booking_was_made_is_repeated_once(make_chat, model, sandbox_cal):
     """POST /v2/bookings times out before booking: the look-up finds nothing, one repeat books it once."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     await propose_booking(chat, model)
-    respx_cal.fail_next("POST", CREATE, exception=httpx.ReadTimeout("slow"))
+    sandbox_cal.fail_next("POST", CREATE, exception=httpx.ReadTimeout("slow"))
 
     outcome = await chat.confirm()
 
     assert outcome["status"] == "booked" and outcome["message"].startswith("Booked ")
-    assert respx_cal.writes() == [BOOK, BOOK]  # the first never took effect
-    [booking] = booked(respx_cal)
+    assert sandbox_cal.writes() == [BOOK, BOOK]  # the first never took effect
+    [booking] = booked(sandbox_cal)
     assert chat.state.made_booking_uids == [booking["uid"]]
     assert_state_intact(chat.state, user=chat.user_before)
 
 
-async def test_create_failing_twice_says_it_may_not_have_gone_through(make_chat, model, respx_cal):
+async def test_create_failing_twice_says_it_may_not_have_gone_through(make_chat, model, sandbox_cal):
     """POST /v2/bookings fails, its repeat too: told it may not have gone through; no booking, no 3rd POST."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     await propose_booking(chat, model)
-    respx_cal.fail_next("POST", CREATE, 500)
-    respx_cal.fail_next("POST", CREATE, 500)
+    sandbox_cal.fail_next("POST", CREATE, 500)
+    sandbox_cal.fail_next("POST", CREATE, 500)
 
     outcome = await chat.confirm()
 
     assert outcome == {"ok": False, "status": "failed", "message": UNKNOWN_BOOKING}
-    assert respx_cal.writes() == [BOOK, BOOK] and booked(respx_cal) == []
+    assert sandbox_cal.writes() == [BOOK, BOOK] and booked(sandbox_cal) == []
     assert_state_intact(chat.state, user=chat.user_before)
     assert (await chat.confirm(next(iter(chat.state.finished_proposals))))["repeated"] is True
-    assert respx_cal.writes() == [BOOK, BOOK]
+    assert sandbox_cal.writes() == [BOOK, BOOK]
 
 
 async def test_create_recovery_lookup_failing_keeps_the_unknown_outcome(make_chat, model, sandbox_cal):
@@ -290,16 +290,16 @@ async def test_create_recovery_lookup_failing_keeps_the_unknown_outcome(make_cha
     assert_state_intact(chat.state, user=chat.user_before)
 
 
-async def test_create_429_with_a_short_reset_at_confirm_is_repeated_once(make_chat, model, respx_cal):
+async def test_create_429_with_a_short_reset_at_confirm_is_repeated_once(make_chat, model, sandbox_cal):
     """POST /v2/bookings refused with 429 and a 1 s reset (nothing done): repeated once, booked once."""
-    chat = make_chat(respx_cal)
+    chat = make_chat(sandbox_cal)
     await propose_booking(chat, model)
-    respx_cal.answer_next("POST", CREATE, rate_limited(1))
+    sandbox_cal.answer_next("POST", CREATE, rate_limited(1))
 
     outcome = await chat.confirm()
 
     assert outcome["status"] == "booked" and outcome["message"].startswith("Booked ")
-    assert respx_cal.writes() == [BOOK, BOOK] and len(booked(respx_cal)) == 1
+    assert sandbox_cal.writes() == [BOOK, BOOK] and len(booked(sandbox_cal)) == 1
     assert_state_intact(chat.state, user=chat.user_before)
 
 
@@ -327,22 +327,22 @@ async def test_reschedule_500_after_the_move_follows_rescheduled_to_uid(make_cha
     assert_state_intact(chat.state, user=chat.user_before)
 
 
-async def test_cancel_500_is_a_plain_sentence_and_the_meeting_stays(make_chat, model, respx_cal):
+async def test_cancel_500_is_a_plain_sentence_and_the_meeting_stays(make_chat, model, sandbox_cal):
     """POST .../cancel answers 500: a plain sentence (outcome unknown), not repeated; the meeting stays booked."""
-    chat = make_chat(respx_cal)
-    meeting = respx_cal.add_booking(at(WED, 10),
+    chat = make_chat(sandbox_cal)
+    meeting = sandbox_cal.add_booking(at(WED, 10),
                                     attendee_email=chat.state.user.email, attendee_name="Ana Diaz")
     await list_meetings(chat, model)
     model.on_user("cancel it", call("cancel_meeting", booking_uid=meeting["uid"]))
     assert (await chat.send("cancel it")).result.outcome == "proposal"
-    respx_cal.fail_next("POST", r"/cancel$", 500)
+    sandbox_cal.fail_next("POST", r"/cancel$", 500)
 
     outcome = await chat.confirm()
 
     assert outcome["message"] == ("Cal.com had an internal error, so I cannot tell whether the cancellation went "
                                   "through. List your meetings to check before trying again.")
-    assert respx_cal.writes() == [("POST", f"/v2/bookings/{meeting['uid']}/cancel")]
-    assert [b["uid"] for b in booked(respx_cal)] == [meeting["uid"]]
+    assert sandbox_cal.writes() == [("POST", f"/v2/bookings/{meeting['uid']}/cancel")]
+    assert [b["uid"] for b in booked(sandbox_cal)] == [meeting["uid"]]
     assert_state_intact(chat.state, user=chat.user_before)
 
 

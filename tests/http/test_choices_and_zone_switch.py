@@ -1,4 +1,4 @@
-"""Issue 15, findings 6 and 7, at the executor (both backends):
+"""Issue 15, findings 6 and 7, at the executor (on the sandbox calendar, as tests/http/test_executor.py):
 
 - a pending wall time keeps its instant when the user's zone changes (and the result says what became of it);
 - a lookup by time that matches several meetings (or none, offering the nearest) is marked, and in that turn none
@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from calbot.render import meetings_markdown, zone_change_markdown
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import at
 from tests.http.test_executor import HOST, TUE, USER, executor, fake, session  # noqa: F401 - fixtures
 
 

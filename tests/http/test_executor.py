@@ -1,9 +1,7 @@
-"""The executor's rules, driven against two stateful Cal.com backends (no UI, no network).
+"""The executor's rules, driven against the sandbox calendar in process (no UI, no network).
 
-Every test runs twice (tests/fakes/backends.py): on "respx", the FakeCalcom fake behind the spec-validating respx
-router, and on "sandbox", calbot's sandbox calendar in-process (configured like the fake, see
-tests/fakes/sandbox_calcom.py), every exchange checked against Cal.com's OpenAPI document. The tests of seated and
-recurring bookings (SANDBOX_ONLY) book them through the sandbox's own rules.
+The sandbox is configured for the tests (tests/fakes/sandbox_calcom.py); every exchange is checked against Cal.com's
+OpenAPI document. Seated and recurring bookings are booked through the sandbox's own rules.
 """
 
 from __future__ import annotations
@@ -20,8 +18,7 @@ from calbot.agent.executor import Executor
 from calbot.agent.session import SessionState
 from calbot.render import meetings_markdown
 from calbot.sandbox import Recurrence, SandboxEventType
-from tests.fakes.backends import AnyFake, open_fake
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import SandboxCalcom, at, open_sandbox
 from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW  # Monday 08:00 UTC; the host works 09-17 Europe/London (= UTC now)
@@ -31,12 +28,11 @@ HOST = "host@example.com"
 # Event types a test adds next to 1001 and 1002 (the sandbox's seats and recurrences: tests/sandbox/test_seats_recurring)
 WORKSHOP = SandboxEventType(3001, "workshop", "Workshop", 60, seats=5, minimum_notice_minutes=0)
 WEEKLY = SandboxEventType(3002, "weekly", "Weekly check-in", 30, minimum_notice_minutes=0, recurrence=Recurrence())
-SANDBOX_ONLY = pytest.mark.parametrize("backend", ["sandbox"], indirect=True)  # seated and recurring event types
 
 
 @pytest.fixture
-def fake(backend, request):
-    yield from open_fake(backend, NOW, request)
+def fake():
+    yield from open_sandbox(NOW)
 
 
 @pytest.fixture
@@ -59,7 +55,7 @@ def body(request) -> dict:
     return json.loads(request.content)
 
 
-def posts(fake: AnyFake) -> list:
+def posts(fake: SandboxCalcom) -> list:
     return [r for r in fake.requests if r.method == "POST"]
 
 
@@ -306,7 +302,7 @@ async def test_duration_must_be_allowed_by_the_event_type(executor, fake):
 
 
 # -- listing ---------------------------------------------------------------------------------------------------------
-def seed(fake: AnyFake) -> dict[str, str]:
+def seed(fake: SandboxCalcom) -> dict[str, str]:
     return {
         "mine": fake.add_booking(at(TUE, 14), attendee_email=USER, attendee_name="Ana Diaz", title="Ana sync")["uid"],
         "mine_wed": fake.add_booking(at(WED, 10), attendee_email="ANA@example.com", title="Ana wed")["uid"],
@@ -377,7 +373,6 @@ async def test_list_cancelled_and_list_with_unknown_identity(executor, fake):
     assert page.startswith("I don't know your email address yet") and nobody["note"] not in page
 
 
-@SANDBOX_ONLY
 async def test_recurring_and_seated_bookings_do_not_break_the_list(executor, fake):
     fake.add_event_type(WEEKLY)
     fake.add_event_type(WORKSHOP)
@@ -641,7 +636,6 @@ async def test_unknown_event_type_id_names_the_variable(fake):
             await load_account(client)
 
 
-@SANDBOX_ONLY
 async def test_seated_booking_cancels_only_the_users_seat(executor, fake):
     fake.add_event_type(WORKSHOP)
     seated = fake.book(WORKSHOP.id, at(TUE, 14), USER, "Ana Diaz")
@@ -657,7 +651,6 @@ async def test_seated_booking_cancels_only_the_users_seat(executor, fake):
     assert after["status"] == "accepted" and [a["seatUid"] for a in after["attendees"]] == [bobs["seatUid"]]
 
 
-@SANDBOX_ONLY
 async def test_owner_cannot_move_a_whole_seated_booking_from_chat(executor, fake):
     fake.add_event_type(WORKSHOP)
     seated = fake.book(WORKSHOP.id, at(TUE, 14), USER, "Ana Diaz")

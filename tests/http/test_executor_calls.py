@@ -5,8 +5,8 @@ follows: the booking look-up of a cancel or reschedule proposal, and the overlap
 status filter, the same attendee scope and a window covering [start - 1 day, end + 1 day]. Confirm always fetches
 the booking again, and any Confirm forgets every cached answer.
 
-Every test runs on both backends (tests/fakes/backends.py: the respx FakeCalcom and the sandbox calendar) and checks
-the exact requests in `fake.requests`.
+Every test runs on the sandbox calendar in process (tests/fakes/sandbox_calcom.py) and checks the exact requests in
+`fake.requests`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from calbot.booking.context import RECENT_LIST_SECONDS
 from calbot.booking.executor import Executor
 from calbot.booking.proposals import OVERLAP_MARGIN
 from calbot.agent.session import SessionState
-from tests.fakes.backends import AnyFake, open_fake
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import SandboxCalcom, at, open_sandbox
 from testing.common import FIXED_NOW
 
 NOW = FIXED_NOW  # Monday 08:00 UTC; the host works 09-17 Europe/London
@@ -49,8 +48,8 @@ def reschedule(uid: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def fake(backend, request):
-    yield from open_fake(backend, NOW, request)
+def fake():
+    yield from open_sandbox(NOW)
 
 
 @pytest.fixture
@@ -80,11 +79,11 @@ def session(executor: Executor, *, email: str | None = USER, name: str | None = 
     return executor.new_session(email=email, name=name, time_zone="Europe/Berlin", email_verified=verified)
 
 
-def calls(fake: AnyFake, since: int = 0) -> list[tuple[str, str]]:
+def calls(fake: SandboxCalcom, since: int = 0) -> list[tuple[str, str]]:
     return [(r.method, r.url.path) for r in fake.requests[since:]]
 
 
-def seed(fake: AnyFake) -> dict[str, str]:
+def seed(fake: SandboxCalcom) -> dict[str, str]:
     return {
         "mine": fake.add_booking(at(TUE, 14), attendee_email=USER, attendee_name="Ana Diaz", title="Ana sync")["uid"],
         "mine_wed": fake.add_booking(at(WED, 10), attendee_email=USER, title="Ana wed")["uid"],

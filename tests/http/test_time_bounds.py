@@ -1,4 +1,4 @@
-"""Issue 15, findings 8, 9 and 10 at the executor, on both backends (tests/fakes/backends.py):
+"""Issue 15, findings 8, 9 and 10 at the executor, on the sandbox calendar (tests/fakes/sandbox_calcom.py):
 
 - 8: no tool argument, however extreme (years 0001 and 9999, offsets at the ends of the calendar, huge numbers),
   raises out of the executor or reaches Cal.com: each is refused with a sentence.
@@ -10,7 +10,7 @@
 - 10: set_time_zone takes IANA zones only, and an alias becomes its canonical name.
 
 The clock is Monday 23 November 2026 08:00 UTC (tests/http/test_executor.py). Cal.com lists free slots up to one year
-from now (both fakes clamp as it does), so calbot books until Tuesday 23 November 2027, 08:00 UTC (09:00 in Berlin,
+from now (the sandbox clamps as it does), so calbot books until Tuesday 23 November 2027, 08:00 UTC (09:00 in Berlin,
 before the host's day starts): the last day with free time is Monday 22 November 2027. Until this issue calbot
 accepted two years, and near that horizon offered times it then refused.
 """
@@ -23,7 +23,7 @@ import pytest
 
 from calbot.booking.account import load_account
 from calbot.timezones import parse_instant
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import at
 from tests.http.test_executor import TUE, USER, executor, fake, session  # noqa: F401 - fixtures
 
 WED = date(2026, 11, 25)

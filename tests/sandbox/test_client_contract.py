@@ -1,10 +1,8 @@
-"""calbot's Cal.com client against two backends: the same behaviours, written once, must hold on both.
+"""calbot's Cal.com client against the sandbox calendar: the contract the rest of calbot relies on.
 
-"respx" is FakeCalcom (tests/fakes/calcom_fake.py) behind the spec-validating `calcom_mock` router; "sandbox" is the
-sandbox calendar in-process over httpx.ASGITransport, configured like the fake (tests/fakes/sandbox_calcom.py), every
+The sandbox runs in process over httpx.ASGITransport, configured for the tests (tests/fakes/sandbox_calcom.py), every
 exchange checked against Cal.com's OpenAPI document. Host: Hana Host <host@example.com>, Europe/London, Mon-Fri
-09:00-17:00; event types 1001 (30 min) and 1002 (60 min); now is Monday 23 November 2026, 08:00 UTC.
-"""
+09:00-17:00; event types 1001 (30 min) and 1002 (60 min); now is Monday 23 November 2026, 08:00 UTC."""
 
 from __future__ import annotations
 
@@ -21,8 +19,7 @@ from calbot.calcom import (
 )
 from calbot.calcom.models import CreateBookingRequest, NewAttendee, RescheduleRequest
 from calbot.timezones import localize
-from tests.fakes.backends import open_fake
-from tests.fakes.calcom_fake import at
+from tests.fakes.sandbox_calcom import at, open_sandbox
 from tests.sandbox.conftest import FIXED_NOW
 
 MON, TUE, WED, THU = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26)
@@ -31,8 +28,8 @@ ANA = "ana@example.com"
 
 
 @pytest.fixture
-def fake(backend, request):
-    yield from open_fake(backend, FIXED_NOW, request)
+def fake():
+    yield from open_sandbox(FIXED_NOW)
 
 
 @pytest.fixture
@@ -62,7 +59,7 @@ async def test_event_types(client):
     assert [(t.id, t.title, t.length_in_minutes) for t in types] == [(1001, "30 Min Meeting", 30),
                                                                       (1002, "60 Min Meeting", 60)]
     assert all(t.allowed_lengths == [t.length_in_minutes] and not t.has_multiple_lengths for t in types)
-    assert all(t.minimum_booking_notice == 0 for t in types)  # both backends: no minimum notice
+    assert all(t.minimum_booking_notice == 0 for t in types)  # the tests' account: no minimum notice
     assert {"name", "email"} <= {f.slug for f in types[0].booking_fields if f.required}
 
 
@@ -291,10 +288,9 @@ async def test_an_unknown_uid_is_not_found_everywhere(client):
             await call
 
 
-async def test_the_suite_really_ran_on_its_backend(backend, client, fake):
-    """Guards the parametrization: each backend is what it says (and answers through its own transport)."""
+async def test_the_suite_really_ran_on_the_sandbox(client, fake):
+    """Guards the fixture: the client answers through the sandbox in process, every exchange spec-checked."""
     await client.me()
-    assert type(fake).__name__ == {"respx": "FakeCalcom", "sandbox": "SandboxCalcom"}[backend]
+    assert type(fake).__name__ == "SandboxCalcom"
     assert isinstance(client, CalcomClient) and [r.url.path for r in fake.requests] == ["/v2/me"]
-    if backend == "sandbox":
-        assert fake.spec.exchanges and fake.spec.exchanges[-1][0].url.host == "sandbox.calbot.local"
+    assert fake.spec.exchanges and fake.spec.exchanges[-1][0].url.host == "sandbox.calbot.local"
