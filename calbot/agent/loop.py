@@ -81,6 +81,7 @@ class ToolFinished:
     name: str
     arguments: dict[str, Any] | str
     result: dict[str, Any]
+    shown_as: str | None = None  # how a page shows the result itself (the toolbox's word, e.g. "meetings"), if at all
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,7 @@ class Agent:
             outcome = {"ok": False, "status": "internal_error",
                        "error": "calbot failed to run this tool. Tell the user something went wrong on calbot's "
                                 "side and nothing was changed."}
-        await emit(ToolFinished(call.id, call.name, arguments, outcome))
+        await emit(ToolFinished(call.id, call.name, arguments, outcome, self.toolbox.shown_as(call.name)))
         return outcome
 
     async def _ask(self, state: SessionState, turn: list[dict[str, Any]], emit: Emit) -> _Reply:

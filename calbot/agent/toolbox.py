@@ -3,7 +3,8 @@
 The loop sends `schemas()` to the model, runs each call through `call()`, and learns what it must of a result
 through two questions, never by reading its fields: was the call itself malformed (the loop gives the model one
 chance to correct it), and did it open a proposal (the loop ends the turn: the page shows Confirm and Discard).
-`writes(name)` says which tools write, so a turn proposes one change at most. calbot's calendar toolbox is
+`writes(name)` says which tools write, so a turn proposes one change at most; `shown_as(name)` is passed on to
+the page with each result, so a page picks its rendering without naming a tool. calbot's calendar toolbox is
 calbot.booking.executor.Executor; its instructions are calbot.agent.prompt.calendar_instructions.
 """
 
@@ -36,4 +37,8 @@ class Toolbox(Protocol):
 
     def opened(self, state: SessionState, result: dict[str, Any]) -> Proposal | None:
         """The proposal this call opened and left open in `state`, if any."""
+        ...
+
+    def shown_as(self, name: str) -> str | None:
+        """How a page shows this tool's result itself, passed on in ToolFinished ("meetings": a table), or None."""
         ...

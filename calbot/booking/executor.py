@@ -144,6 +144,11 @@ class Executor:
         return tool is not None and tool.writes
 
     @staticmethod
+    def shown_as(name: str) -> str | None:
+        tool = TOOLS.get(name)
+        return tool.shown_as if tool is not None else None
+
+    @staticmethod
     def malformed(result: dict[str, Any]) -> bool:
         return result.get("status") == Status.INVALID_ARGUMENTS
 

@@ -1,15 +1,17 @@
 """The tools the model may call, in one registry: each tool is its name, its argument model and its handler.
 
 Adding a tool is one entry here (with its args model in args.py and its handler beside the rules it uses): the
-executor dispatches by this table, the JSON schemas for chat.completions are generated from the models, and nothing
-else names a tool. A handler is `async (ctx, state, args) -> dict`, the tool result for the model (results.py).
+executor dispatches by this table, the JSON schemas for chat.completions are generated from the models, the chat
+loop learns which tools write from it, and a page learns how to show a result from `shown_as` (ToolFinished), so no
+other code dispatches on a tool's name. A handler is `async (ctx, state, args) -> dict`, the tool result for the
+model (results.py). The system prompt (calbot/agent/prompt.py) tells the model when to use which tool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from calbot.agent.session import SessionState
 from calbot.booking.access import set_time_zone
@@ -29,6 +31,8 @@ from calbot.booking.proposals import propose_booking, propose_cancel, propose_re
 from calbot.booking.reads import check_availability, list_meetings
 
 Handler = Callable[[Context, SessionState, Any], Awaitable[dict[str, Any]]]
+# "meetings": a table of the meetings listed; "zone_change": what became of the pending times after a zone change
+ShownAs = Literal["meetings", "zone_change"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Tool:
     name: str
     args: type[ToolArgs]  # its docstring is the tool's description, its fields the parameters
     handler: Handler
+    shown_as: ShownAs | None = None  # how a page shows the result itself (render.py), beside the model's words
 
     @property
     def writes(self) -> bool:
@@ -50,10 +55,10 @@ class Tool:
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("check_availability", CheckAvailabilityArgs, check_availability),
     Tool("book_meeting", BookMeetingArgs, propose_booking),
-    Tool("list_meetings", ListMeetingsArgs, list_meetings),
+    Tool("list_meetings", ListMeetingsArgs, list_meetings, shown_as="meetings"),
     Tool("cancel_meeting", CancelMeetingArgs, propose_cancel),
     Tool("reschedule_meeting", RescheduleMeetingArgs, propose_reschedule),
-    Tool("set_time_zone", SetTimeZoneArgs, set_time_zone),
+    Tool("set_time_zone", SetTimeZoneArgs, set_time_zone, shown_as="zone_change"),
 )}
 
 TOOL_ARGS: dict[str, type[ToolArgs]] = {name: tool.args for name, tool in TOOLS.items()}

@@ -59,6 +59,9 @@ class EchoBox:
     def opened(self, state: SessionState, result: dict[str, Any]) -> Proposal | None:
         return state.proposal if result.get("launch") == "ready" else None
 
+    def shown_as(self, name: str) -> str | None:
+        return "an echo" if name == "echo" else None
+
 
 def agent(model: ScriptedModel, box: EchoBox) -> Agent:
     return Agent(model.client(), "gpt-4.1-mini", box, instructions=lambda state: f"You echo for {state.chat_id}.")
@@ -81,7 +84,8 @@ async def test_the_loop_sends_the_toolbox_and_its_instructions_and_returns_its_r
     first = model.requests[0]
     assert first.tools == SCHEMAS
     assert first.messages[0] == {"role": "system", "content": f"You echo for {state.chat_id}."}
-    assert [e.result for e in events if isinstance(e, ToolFinished)] == [{"echoed": "hi there"}]
+    assert [(e.result, e.shown_as) for e in events if isinstance(e, ToolFinished)] == [({"echoed": "hi there"},
+                                                                                      "an echo")]
     assert state.history[-1]["content"] == "It said hi there"
 
 
@@ -141,3 +145,14 @@ def test_booking_never_imports_the_chat_side() -> None:
         for module in _imports(path):
             assert not module.startswith(("calbot.chat", "calbot.render", "calbot.store", "calbot.runtime", "app"))
             assert not module.startswith("calbot.agent") or module == "calbot.agent.session", (path.name, module)
+
+
+def test_calbot_tools_say_how_a_page_shows_them() -> None:
+    """The page picks the meetings table and the zone-change note from ToolFinished.shown_as, not from a tool name."""
+    from calbot.booking.executor import Executor
+    from calbot.booking.tools import TOOLS
+
+    assert {name: Executor.shown_as(name) for name in TOOLS} == {
+        "check_availability": None, "book_meeting": None, "list_meetings": "meetings", "cancel_meeting": None,
+        "reschedule_meeting": None, "set_time_zone": "zone_change"}
+    assert Executor.shown_as("no_such_tool") is None
