@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import openai
 
-from calbot.agent.account import AccountError
-from calbot.agent.executor import Executor
+from calbot.booking.account import AccountError
+from calbot.booking.executor import Executor
 from calbot.agent import history
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
 from calbot.agent.session import SessionState, User

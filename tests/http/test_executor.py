@@ -13,8 +13,8 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from calbot.agent.account import AccountError, load_account
-from calbot.agent.executor import Executor
+from calbot.booking.account import AccountError, load_account
+from calbot.booking.executor import Executor
 from calbot.agent.session import SessionState
 from calbot.render import meetings_markdown
 from calbot.sandbox import Recurrence, SandboxEventType
