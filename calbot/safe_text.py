@@ -26,7 +26,7 @@ reorder or hide what a person reads. So:
   completes, turns out not to be one, or the message ends); everything else passes through at once, and the pieces
   add up to what the whole text gives, however the stream was cut.
 
-Code-rendered Markdown (calbot/render.py) escapes what it quotes through `plain`; the page's stylesheet
+Code-rendered Markdown (calbot/channels/markdown.py) escapes what it quotes through `plain`; the page's stylesheet
 (public/calbot.css) makes long unbroken words wrap.
 """
 

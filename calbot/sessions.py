@@ -65,6 +65,8 @@ class ChatsByIdMixin:
         self._session_clock = session_clock
         self._opening_store = asyncio.Lock()
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._answering: dict[str, SessionState] = {}  # chats whose message this process is answering now
+        self._reported_zones: dict[str, str] = {}  # browser zones on their way into the store
         self._swept_at: float | None = None
         self._sweeping: set[asyncio.Task[None]] = set()
 
@@ -161,9 +163,13 @@ class ChatsByIdMixin:
         async with self._lock(chat_id):
             state = await self._load(store, chat_id) or self._new_chat(chat_id, time_zone)
             expected = state.version
+            if chat_id in self._reported_zones:  # reported while this turn waited for the store or the lock
+                self.set_browser_zone(state, self._reported_zones[chat_id])  # type: ignore[attr-defined]
+            self._answering[chat_id] = state  # the browser's zone may arrive meanwhile (report_zone)
             try:
                 result: TurnResult = await self.handle_message(state, text, emit)  # type: ignore[attr-defined]
             finally:
+                del self._answering[chat_id]
                 kept = await self._save(store, state, expected)
             if not kept:
                 await emit(CodeReply(CHAT_CHANGED_ELSEWHERE, "error"))
@@ -171,7 +177,22 @@ class ChatsByIdMixin:
             return result
 
     async def report_zone(self, chat_id: str, time_zone: str) -> bool:
-        """The browser's zone for this chat (never over one the user gave in the chat). True if it changed."""
+        """The browser's zone for this chat (never over one the user gave in the chat). True if it changed.
+
+        A page reports its zone as it opens, so the first message may already be being answered in this process:
+        then the zone goes into that turn's state at once (its tools see it; the turn's save keeps it), as it
+        would have in a chat held in the page's memory, rather than waiting for the turn to end."""
+        answering = self._answering.get(chat_id)  # (checked before any await: no turn can start in between)
+        if answering is not None:
+            return bool(self.set_browser_zone(answering, time_zone))  # type: ignore[attr-defined]
+        self._reported_zones[chat_id] = time_zone  # a turn that starts before this is saved applies it
+        try:
+            return await self._save_zone(chat_id, time_zone)
+        finally:
+            if self._reported_zones.get(chat_id) == time_zone:
+                del self._reported_zones[chat_id]
+
+    async def _save_zone(self, chat_id: str, time_zone: str) -> bool:
         store = await self._open(chat_id)
         async with self._lock(chat_id):
             loaded = await self._load(store, chat_id)

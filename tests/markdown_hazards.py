@@ -1,5 +1,5 @@
 """What in a Markdown text Chainlit's renderer (react-markdown + remark-gfm, Chainlit 2.12) could turn into an image,
-a link, HTML, or hide from a person: the checks the tests of calbot/safe_text.py, render.py and app.py share.
+a link, HTML, or hide from a person: the checks the tests of calbot/safe_text.py, calbot/channels/markdown.py and the Chainlit front door share.
 
 `hazards(markdown)` lists every such spot (empty: the text shows as text). It errs on the strict side: a `]`
 directly followed by `(`, `[` or `:` counts even where CommonMark would not make a link of it. Code spans are left

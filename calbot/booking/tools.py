@@ -40,7 +40,7 @@ class Tool:
     name: str
     args: type[ToolArgs]  # its docstring is the tool's description, its fields the parameters
     handler: Handler
-    shown_as: ShownAs | None = None  # how a page shows the result itself (render.py), beside the model's words
+    shown_as: ShownAs | None = None  # how a page shows the result itself (calbot/channels/markdown.py), beside the model's words
 
     @property
     def writes(self) -> bool:

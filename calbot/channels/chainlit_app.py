@@ -2,7 +2,7 @@
 in the session store (calbot/store) under Chainlit's thread id; this page keeps only that id (and the messages
 carrying buttons).
 
-- Replies stream; each tool call is a step; lists and proposals are rendered by code (calbot.render).
+- Replies stream; each tool call is a step; lists and proposals are rendered by code (calbot/channels/markdown.py).
 - A proposal is a message with Confirm and Discard buttons. Confirm executes the stored proposal once (a double click
   writes once); Discard is answered by code. Typing a new message withdraws the open proposal and its buttons.
 - The browser's time zone arrives through public/calbot.js -> window message -> on_window_message.
@@ -20,7 +20,8 @@ from typing import Any
 import chainlit as cl
 from chainlit.utils import utc_now
 
-from calbot import render, safe_text, web_guard
+from calbot import safe_text, web_guard
+from calbot.channels import markdown
 from calbot.agent.loop import (
     CodeReply,
     Event,
@@ -107,7 +108,7 @@ async def on_window_message(data: Any) -> None:
 class PageRenderer:
     """Turns the loop's events into Chainlit messages and steps. The model's text goes through
     calbot.safe_text.ModelMarkdown on its way (no image, link or HTML of its own; invisible controls shown), tool
-    steps show invisible controls by name, and what code renders comes from calbot.render."""
+    steps show invisible controls by name, and what code renders comes from calbot/channels/markdown.py."""
 
     def __init__(self) -> None:
         self.streaming: cl.Message | None = None
@@ -140,9 +141,9 @@ class PageRenderer:
                 step.end = utc_now()
                 await step.update()
             if event.name == "list_meetings" and event.result.get("ok"):
-                await cl.Message(content=render.meetings_markdown(event.result)).send()
+                await cl.Message(content=markdown.meetings_markdown(event.result)).send()
             elif event.name == "set_time_zone" and event.result.get("pending_times"):
-                await cl.Message(content=render.zone_change_markdown(event.result)).send()
+                await cl.Message(content=markdown.zone_change_markdown(event.result)).send()
         elif isinstance(event, ProposalReady):
             await self.show_proposal(event)
         elif isinstance(event, ProposalWithdrawn):
@@ -206,7 +207,7 @@ class PageRenderer:
     async def show_proposal(self, event: ProposalReady) -> None:
         proposal = event.proposal
         payload = {"proposal_id": proposal.id}
-        message = cl.Message(content=render.proposal_markdown(proposal), actions=[
+        message = cl.Message(content=markdown.proposal_markdown(proposal), actions=[
             cl.Action(name="confirm", payload=payload, label="Confirm", icon="check"),
             cl.Action(name="discard", payload=payload, label="Discard", icon="x"),
         ])
@@ -264,10 +265,10 @@ async def on_confirm(action: cl.Action) -> None:
         return  # a second click on the same proposal: it was (or is being) done once, and answered once
     if outcome.get("status") == "no_proposal":
         await close_proposal(proposal_id, "_This proposal is no longer open: nothing was changed._")
-        await cl.Message(content=render.escape(outcome.get("message"))).send()
+        await cl.Message(content=markdown.escape(outcome.get("message"))).send()
         return
     await close_proposal(proposal_id, "_You pressed **Confirm**._")
-    await cl.Message(content=render.outcome_markdown(outcome)).send()
+    await cl.Message(content=markdown.outcome_markdown(outcome)).send()
 
 
 @cl.action_callback("discard")

@@ -273,6 +273,52 @@ async def test_the_browser_zone_is_kept_for_the_chat(processes, model, events):
     assert (saved.user.time_zone, saved.user.time_zone_source) == ("America/New_York", "browser")
 
 
+async def test_a_zone_reported_while_the_first_message_is_answered_joins_that_turn(processes, model):
+    """The page reports its zone as it opens; a quick first message may be answered already. The zone must not wait
+    for the turn's end (its tools would use the wrong zone), nor be lost."""
+    a, _ = processes
+    model.on_user("hello", say("Hello there."))
+    reported = []
+
+    async def emit(event) -> None:
+        if isinstance(event, TextDelta) and not reported:
+            reported.append(await asyncio.wait_for(a.report_zone("chat-1", "America/New_York"), 2))
+            state = a._answering["chat-1"]
+            assert (state.user.time_zone, state.user.time_zone_source) == ("America/New_York", "browser")
+
+    await a.send("chat-1", "hello", emit)
+
+    assert reported == [True]
+    saved = await a.load_chat("chat-1")
+    assert (saved.user.time_zone, saved.user.time_zone_source) == ("America/New_York", "browser")
+    assert saved.version == 1
+
+
+async def test_a_zone_reported_while_the_first_turn_loads_its_chat_is_used_by_that_turn(processes, model,
+                                                                                      monkeypatch):
+    a, _ = processes
+    model.on_user("hello", say("Hello there."))
+    loading = asyncio.Event()
+    original = a._load
+
+    async def slow_load(store, chat_id):
+        loading.set()
+        state = await original(store, chat_id)
+        await asyncio.sleep(0.05)  # the turn holds the chat's lock and has no state yet
+        return state
+
+    monkeypatch.setattr(a, "_load", slow_load)
+    turn = asyncio.create_task(a.send("chat-1", "hello", Events()))
+    await loading.wait()
+    monkeypatch.setattr(a, "_load", original)
+    await a.report_zone("chat-1", "America/New_York")
+    await turn
+
+    assert "America/New_York" in model.requests[0].messages[0]["content"]  # the turn's system prompt
+    saved = await a.load_chat("chat-1")
+    assert (saved.user.time_zone, saved.user.time_zone_source) == ("America/New_York", "browser")
+
+
 @pytest.mark.parametrize("chat_id", ["", "   ", "x" * 101])
 async def test_a_chat_id_must_be_1_to_100_characters(processes, chat_id, events):
     a, _ = processes

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from calbot.chat import EMPTY_MESSAGE_REPLY, MAX_MESSAGE_CHARS
-from calbot.render import proposal_markdown
+from calbot.channels.markdown import proposal_markdown
 from tests.faults.conftest import (
     BOOK,
     NO_PENDING,

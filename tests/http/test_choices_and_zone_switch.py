@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from calbot.render import meetings_markdown, zone_change_markdown
+from calbot.channels.markdown import meetings_markdown, zone_change_markdown
 from tests.fakes.sandbox_calcom import at
 from tests.http.test_executor import HOST, TUE, USER, executor, fake, session  # noqa: F401 - fixtures
 

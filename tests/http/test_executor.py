@@ -16,7 +16,7 @@ import pytest
 from calbot.booking.account import AccountError, load_account
 from calbot.booking.executor import Executor
 from calbot.agent.session import SessionState
-from calbot.render import meetings_markdown
+from calbot.channels.markdown import meetings_markdown
 from calbot.sandbox import Recurrence, SandboxEventType
 from tests.fakes.sandbox_calcom import SandboxCalcom, at, open_sandbox
 from testing.common import FIXED_NOW

@@ -1,4 +1,4 @@
-"""calbot/render.py: the Markdown calbot's code writes for proposals, outcomes and meeting lists.
+"""calbot/channels/markdown.py: the Markdown calbot's code writes for proposals, outcomes and meeting lists.
 
 Times are shown in the user's zone with the zone named and computed from exact data (UTC start + duration), and text
 that came from people or Cal.com cannot break a table or smuggle in a link."""
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from calbot.agent.session import Proposal
-from calbot.render import escape, meetings_markdown, outcome_markdown, proposal_markdown
+from calbot.channels.markdown import escape, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import without_code
 from testing.common import FIXED_NOW
 

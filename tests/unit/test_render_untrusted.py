@@ -1,4 +1,4 @@
-"""calbot/render.py with booking text written by other people (issue 15, finding 2): a URL, a www name or an email
+"""calbot/channels/markdown.py with booking text written by other people (issue 15, finding 2): a URL, a www name or an email
 address in a title, name or reason never becomes a link, bidi controls are shown, and what a cell or a field shows
 is capped so a 3000-character name cannot widen the page."""
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from calbot.agent.session import Proposal
-from calbot.render import CELL_CHARS, FIELD_CHARS, meetings_markdown, outcome_markdown, proposal_markdown
+from calbot.channels.markdown import CELL_CHARS, FIELD_CHARS, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import BIDI_CONTROLS, hazards, text_of
 from testing.common import FIXED_NOW
 
