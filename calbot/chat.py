@@ -25,11 +25,13 @@ from typing import Any
 import httpx
 import openai
 
-from calbot.booking.account import AccountError
-from calbot.booking.executor import Executor
 from calbot.agent import history
 from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
-from calbot.agent.session import SessionState, User
+from calbot.agent.prompt import calendar_instructions
+from calbot.booking.access import new_session
+from calbot.booking.account import AccountError
+from calbot.booking.executor import Executor
+from calbot.booking.session import SessionState
 from calbot.calcom.budget import chat_scope
 from calbot.config import DEFAULT_OPENAI_BASE_URL, Settings
 from calbot.explain import CHANGE_IN_PROGRESS, PROPOSAL_NOT_OPEN, refused_server
@@ -115,6 +117,7 @@ class ChatService(ChatsByIdMixin):
         if self._agent is None:
             calendar = await self.calendar()
             self._agent = Agent(client, self.settings.openai_model, calendar.executor,
+                                instructions=calendar_instructions(calendar.executor),
                                 base_url=self.settings.openai_base_url)
         return self._agent
 
@@ -132,10 +135,9 @@ class ChatService(ChatsByIdMixin):
         """A new chat. The user is CAL_USER_EMAIL / CAL_USER_NAME when set (verified: it comes from configuration).
         Zone: `time_zone` (the browser's) if given, else CALBOT_TIMEZONE, else the calendar host's once known."""
         settings = self.settings
-        state = SessionState(user=User(email=settings.cal_user_email, name=settings.cal_user_name,
-                                       email_verified=bool(settings.cal_user_email)))
-        if settings.calbot_timezone:
-            state.user.time_zone, state.user.time_zone_source = settings.calbot_timezone, "setting"
+        host_zone = self._calendar.account.host_time_zone if self._calendar is not None else None
+        state = new_session(email=settings.cal_user_email, name=settings.cal_user_name,
+                            time_zone=settings.calbot_timezone, host_time_zone=host_zone)
         if time_zone:
             self.set_browser_zone(state, time_zone)
         return state
@@ -198,8 +200,8 @@ class ChatService(ChatsByIdMixin):
             return TurnResult("failed", error=str(exc))
         assert agent is not None
         calendar = await self.calendar()
-        if state.user.time_zone_source == "default" and calendar.account.host_time_zone:
-            state.user.time_zone = calendar.account.host_time_zone
+        if calendar.account.host_time_zone:  # (a chat made before the calendar was open)
+            state.user.offer_zone(calendar.account.host_time_zone, "default")
         return await agent.run(state, cleaned, emit)
 
     async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:

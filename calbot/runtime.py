@@ -20,7 +20,7 @@ import httpx
 
 from calbot.booking.account import Account, AccountError, load_account
 from calbot.booking.executor import Executor
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.calcom import CalcomClient
 from calbot.calcom.budget import CALCOM_KEY_LIMIT, RateBudget
 from calbot.config import Settings

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from calbot.agent import history
 from calbot.agent.loop import CodeReply, Emit, TurnResult
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.errors import CalbotError
 from calbot.explain import CHANGE_IN_PROGRESS, CHAT_CHANGED_ELSEWHERE, PROPOSAL_NOT_OPEN, SOMETHING_WENT_WRONG
 from calbot.store.base import Clock, SessionStore, StaleSessionError, StoreError, expired, utc_now

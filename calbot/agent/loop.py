@@ -31,9 +31,8 @@ import httpx
 import openai
 
 from calbot.agent.caps import CALL_CAP_REPLY, CallCaps
-from calbot.agent.history import PROPOSED_PREFIX, prompt_history, trim_stored
-from calbot.agent.prompt import calendar_instructions
-from calbot.agent.session import Proposal, SessionState
+from calbot.agent.history import PROPOSED_PREFIX, append, prompt_history
+from calbot.booking.session import Proposal, SessionState
 from calbot.agent.toolbox import Instructions, Toolbox
 from calbot.explain import SOMETHING_WENT_WRONG, explain_model_error
 
@@ -160,14 +159,13 @@ class Agent:
     """Runs chat turns with one toolbox. Holds no per-chat state: each turn gets the chat's SessionState."""
 
     def __init__(self, client: openai.AsyncOpenAI, model: str, toolbox: Toolbox, *,
-                 instructions: Instructions | None = None, max_rounds: int = MAX_TOOL_ROUNDS,
+                 instructions: Instructions, max_rounds: int = MAX_TOOL_ROUNDS,
                  base_url: str | None = None, bound_history: bool = True):
         self.client = client
         self.bound_history = bound_history  # False only to measure what the bound saves (bench)
         self.model = model
         self.toolbox = toolbox
-        # The default serves callers that pass calbot's calendar toolbox alone (calbot/chat.py until it passes both).
-        self.instructions = instructions or calendar_instructions(toolbox)  # type: ignore[arg-type]
+        self.instructions = instructions
         self.max_rounds = max_rounds
         self.base_url = base_url
         self.tools = toolbox.schemas()
@@ -193,10 +191,8 @@ class Agent:
 
         def commit(*closing: dict[str, Any], complete: bool) -> None:
             nonlocal committed
-            state.history.extend(caps.stored(turn) if complete else [user_message])
-            state.history.extend(closing)
-            if self.bound_history:
-                trim_stored(state.history)
+            append(state.history, *(caps.stored(turn) if complete else [user_message]), *closing,
+                   bound=self.bound_history)
             committed = True
 
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.agent.toolbox import Instructions
 from calbot.booking.account import Account
 from calbot.booking.executor import Executor

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from calbot.agent.session import Proposal, SessionState
+from calbot.booking.session import Proposal, SessionState
 
 Instructions = Callable[[SessionState], str]  # the system prompt, rebuilt for every model call
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from calbot.agent.session import SessionState, User
+from calbot.booking.session import SessionState, User
 from calbot.booking.args import BookMeetingArgs, SetTimeZoneArgs, ToolArgs
 from calbot.booking.choice import needs_choice
 from calbot.booking.context import Context
@@ -27,33 +27,31 @@ log = logging.getLogger(__name__)
 
 
 # -- the user and their zone ---------------------------------------------------------------------------------------
-def new_session(ctx: Context, *, email: str | None = None, name: str | None = None, time_zone: str | None = None,
-                email_verified: bool | None = None) -> SessionState:
-    """A fresh chat. `email` from configuration or a login is verified; the zone falls back to the host's."""
-    zone, source = "UTC", "default"
-    for candidate, origin in ((time_zone, "setting"), (ctx.account.host_time_zone, "default")):
+def new_session(*, email: str | None = None, name: str | None = None, time_zone: str | None = None,
+                host_time_zone: str | None = None, email_verified: bool | None = None) -> SessionState:
+    """A fresh chat, the one way every door makes one. `email` from configuration or a login is verified; the zone:
+    `time_zone` (CALBOT_TIMEZONE), else the calendar host's, else UTC (User.offer_zone keeps the precedence)."""
+    verified = bool(email) if email_verified is None else email_verified
+    state = SessionState(user=User(email=email, name=name, email_verified=verified))
+    for candidate, source in ((host_time_zone, "default"), (time_zone, "setting")):
         if candidate:
             try:
-                zone, source = get_zone(candidate).key, origin
-                break
+                state.user.offer_zone(get_zone(candidate).key, source)  # type: ignore[arg-type]
             except UnknownTimeZoneError:
                 continue
-    verified = bool(email) if email_verified is None else email_verified
-    return SessionState(user=User(email=email, name=name, time_zone=zone, time_zone_source=source,
-                                  email_verified=verified))
+    return state
 
 
 def apply_browser_zone(state: SessionState, name: str) -> bool:
     """Use the zone the browser reports, unless the user chose one in the chat. True when the zone changed."""
-    if state.user.time_zone_source == "chat":
-        return False
     try:
         zone = get_zone(str(name)).key
     except UnknownTimeZoneError:
         log.info("ignored an unknown browser time zone")
         return False
     previous = state.user.time_zone
-    state.user.time_zone, state.user.time_zone_source = zone, "browser"
+    if not state.user.offer_zone(zone, "browser"):
+        return False
     keep_pending_instants(state, previous, zone)
     return zone != previous
 
@@ -62,7 +60,7 @@ async def set_time_zone(ctx: Context, state: SessionState, args: SetTimeZoneArgs
     """The set_time_zone tool: the zone the user names in the chat wins over the browser's and the setting."""
     zone = resolve_zone(args.time_zone or "").key  # UnknownTimeZoneError -> invalid_time with a sentence
     previous = state.user.time_zone
-    state.user.time_zone, state.user.time_zone_source = zone, "chat"
+    state.user.offer_zone(zone, "chat")  # (a zone the user names always wins)
     result: dict[str, Any] = {"ok": True, "time_zone": zone, "previous_time_zone": previous,
                               "now_local": format_when(ctx.clock(), zone),
                               "note": f"From now on times are read and shown in {zone}."}

@@ -9,7 +9,7 @@ whichever process serves the next message.
 
 from __future__ import annotations
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 
 
 def _turn(state: SessionState) -> list[int]:

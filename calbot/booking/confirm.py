@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from calbot.agent.session import Proposal, SessionState
+from calbot.booking.session import Proposal, SessionState
 from calbot.booking.access import is_owner, owned_booking
 from calbot.booking.context import Context
 from calbot.booking.reads import slot_check

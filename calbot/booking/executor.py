@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from calbot.agent.session import Proposal, SessionState
+from calbot.booking.session import Proposal, SessionState
 from calbot.booking import access, proposals
 from calbot.booking.account import Account
 from calbot.booking.args import FIELD_WORDS, describe_validation
@@ -69,7 +69,8 @@ class Executor:
     def new_session(self, *, email: str | None = None, name: str | None = None, time_zone: str | None = None,
                     email_verified: bool | None = None) -> SessionState:
         """A fresh chat. `email` from configuration or a login is verified; the zone falls back to the host's."""
-        return access.new_session(self.ctx, email=email, name=name, time_zone=time_zone,
+        return access.new_session(host_time_zone=self.ctx.account.host_time_zone, email=email, name=name,
+                                  time_zone=time_zone,
                                   email_verified=email_verified)
 
     apply_browser_zone = staticmethod(access.apply_browser_zone)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.timezones import TimeInputError, format_when, get_zone, local_wall, parse_start
 
 WALL_TIME_FIELDS = ("start", "new_start")  # the tool arguments that hold a wall time (args.START_PATTERN)

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from calbot.agent.session import Proposal, SessionState
+from calbot.booking.session import Proposal, SessionState
 from calbot.booking.access import is_owner, own_seat, owned_booking, visible
 from calbot.booking.args import BookMeetingArgs, CancelMeetingArgs, RescheduleMeetingArgs
 from calbot.booking.context import Context

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.booking.access import is_owner, visible
 from calbot.booking.args import CheckAvailabilityArgs, ListMeetingsArgs
 from calbot.booking.choice import clear_choice, require_choice

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from calbot.agent.session import Proposal, SessionState
+from calbot.booking.session import Proposal, SessionState
 from calbot.calcom import Booking
 from calbot.timezones import format_span, local_wall, to_utc_iso
 

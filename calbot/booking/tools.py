@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.booking.access import set_time_zone
 from calbot.booking.args import (
     BookMeetingArgs,

@@ -140,9 +140,9 @@ class PageRenderer:
                 step.output = safe_text.reveal_all(event.result)
                 step.end = utc_now()
                 await step.update()
-            if event.name == "list_meetings" and event.result.get("ok"):
+            if event.shown_as == "meetings" and event.result.get("ok"):
                 await cl.Message(content=markdown.meetings_markdown(event.result)).send()
-            elif event.name == "set_time_zone" and event.result.get("pending_times"):
+            elif event.shown_as == "zone_change" and event.result.get("pending_times"):
                 await cl.Message(content=markdown.zone_change_markdown(event.result)).send()
         elif isinstance(event, ProposalReady):
             await self.show_proposal(event)

@@ -14,7 +14,7 @@ from typing import Any
 
 from calbot import safe_text
 from calbot.booking.pending import describe
-from calbot.agent.session import Proposal
+from calbot.booking.session import Proposal
 from calbot.timezones import format_span, get_zone, parse_instant, zone_abbreviation
 
 CELL_CHARS = 80  # characters of a title or of the people shown in one cell of a meetings table

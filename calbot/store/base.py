@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.errors import CalbotError
 from calbot.explain import CHAT_CHANGED_ELSEWHERE
 

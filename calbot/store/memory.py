@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from datetime import datetime, timedelta
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.config import DEFAULT_SESSION_TTL
 from calbot.store.base import ChatSummary, Clock, StaleSessionError, expired, saved, summary_of, utc_now
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.config import DEFAULT_SESSION_TTL, Settings
 from calbot.redact import quoted
 from calbot.store.base import (ChatSummary, Clock, StaleSessionError, StoreUnavailableError, as_utc, saved,

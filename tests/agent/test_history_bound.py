@@ -29,7 +29,8 @@ from calbot.agent.history import (
     summarise_result,
 )
 from calbot.agent.loop import Agent
-from calbot.agent.session import SessionState
+from calbot.agent.prompt import calendar_instructions
+from calbot.booking.session import SessionState
 from tests.agent.conftest import USER, Events, assert_history_valid, bookings_in, parsed, seed_booking
 from testing.openai_fake import RecordedRequest, ScriptedModel, call, say
 
@@ -302,7 +303,8 @@ async def test_unbounded_agent_sends_the_whole_history_verbatim(service, model, 
     uids = seed_meetings(sandbox, 14)
     script_listing(model)
     executor = (await service.calendar()).executor
-    agent = Agent(model.client(), "gpt-4.1-mini", executor, bound_history=False)
+    agent = Agent(model.client(), "gpt-4.1-mini", executor, instructions=calendar_instructions(executor),
+                  bound_history=False)
     state = service.new_state()
 
     sent = await run_chat(agent, state, model, range(1, 15))
@@ -319,7 +321,9 @@ async def test_unbounded_agent_sends_the_whole_history_verbatim(service, model, 
 
 async def test_unbounded_agent_does_not_trim_the_stored_history(service, model):
     model.on_user("hello", say("Hi."))
-    agent = Agent(model.client(), "gpt-4.1-mini", (await service.calendar()).executor, bound_history=False)
+    executor = (await service.calendar()).executor
+    agent = Agent(model.client(), "gpt-4.1-mini", executor, instructions=calendar_instructions(executor),
+                  bound_history=False)
     state = service.new_state()
     seed_history(state, 75)
 
@@ -334,8 +338,9 @@ async def test_bounded_and_unbounded_agree_on_a_short_chat(service, model, sandb
     seed_meetings(sandbox, 4)
     script_listing(model)
     executor = (await service.calendar()).executor
-    bounded = Agent(model.client(), "gpt-4.1-mini", executor)
-    unbounded = Agent(model.client(), "gpt-4.1-mini", executor, bound_history=False)
+    bounded = Agent(model.client(), "gpt-4.1-mini", executor, instructions=calendar_instructions(executor))
+    unbounded = Agent(model.client(), "gpt-4.1-mini", executor, instructions=calendar_instructions(executor),
+                      bound_history=False)
     state = service.new_state()
     await run_chat(bounded, state, model, range(1, 5))
 

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from calbot.agent.loop import CodeReply, ProposalReady, TextDone, ToolFinished, TurnResult
-from calbot.agent.session import SessionState, User
+from calbot.booking.session import SessionState, User
 from calbot.chat import ChatService
 from calbot.config import Settings
 from tests.agent.conftest import (  # noqa: F401 - fixtures re-exported for this folder

@@ -15,7 +15,7 @@ import pytest
 
 from calbot.booking.account import AccountError, load_account
 from calbot.booking.executor import Executor
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.channels.markdown import meetings_markdown
 from calbot.sandbox import Recurrence, SandboxEventType
 from tests.fakes.sandbox_calcom import SandboxCalcom, at, open_sandbox

@@ -21,7 +21,7 @@ from calbot.booking.account import load_account
 from calbot.booking.context import RECENT_LIST_SECONDS
 from calbot.booking.executor import Executor
 from calbot.booking.proposals import OVERLAP_MARGIN
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from tests.fakes.sandbox_calcom import SandboxCalcom, at, open_sandbox
 from testing.common import FIXED_NOW
 

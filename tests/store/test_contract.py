@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from calbot.agent.session import SessionState, User
+from calbot.booking.session import SessionState, User
 from calbot.store import ChatSummary, SessionStore, StaleSessionError, StoreError
 from calbot.store.base import TITLE_LENGTH
 from calbot.store.memory import MemoryStore

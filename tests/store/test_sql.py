@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.config import load_settings
 from calbot.store import StoreUnavailableError
 from calbot.store.sql import DEFAULT_DATABASE_URL, SqlStore, database_url

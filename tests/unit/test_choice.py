@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.booking.choice import clear_choice, needs_choice, require_choice
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from calbot.agent.prompt import DAYS_AHEAD, system_prompt
-from calbot.agent.session import Proposal, SessionState, User
+from calbot.booking.session import Proposal, SessionState, User
 from calbot.booking.account import Account
 from calbot.calcom.models import EventType, Me
 from testing.common import FIXED_NOW

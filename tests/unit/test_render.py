@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from calbot.agent.session import Proposal
+from calbot.booking.session import Proposal
 from calbot.channels.markdown import escape, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import without_code
 from testing.common import FIXED_NOW

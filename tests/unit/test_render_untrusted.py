@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calbot.agent.session import Proposal
+from calbot.booking.session import Proposal
 from calbot.channels.markdown import CELL_CHARS, FIELD_CHARS, meetings_markdown, outcome_markdown, proposal_markdown
 from tests.markdown_hazards import BIDI_CONTROLS, hazards, text_of
 from testing.common import FIXED_NOW

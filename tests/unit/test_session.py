@@ -1,4 +1,4 @@
-"""Pure unit tests for calbot.agent.session: plain JSON-serialisable per-chat state."""
+"""Pure unit tests for calbot.booking.session: plain JSON-serialisable per-chat state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from calbot.agent.session import MAX_FINISHED_PROPOSALS, MAX_REMEMBERED_UIDS, Proposal, SessionState, User
+from calbot.booking.session import MAX_FINISHED_PROPOSALS, MAX_REMEMBERED_UIDS, Proposal, SessionState, User
 
 
 def make_proposal(**changes: Any) -> Proposal:
@@ -311,3 +311,28 @@ def test_clear_pending_then_round_trip() -> None:
     state = pending_state()
     state.clear_pending()
     assert SessionState.from_json(state.to_json()).pending_function is None
+
+
+# -- the one time-zone precedence rule: chat > browser > setting > the host's ("default") > UTC ----------------------
+@pytest.mark.parametrize(("current", "offered", "taken"), [
+    ("default", "default", True), ("default", "setting", True), ("default", "browser", True),
+    ("default", "chat", True), ("setting", "default", False), ("setting", "browser", True),
+    ("browser", "setting", False), ("browser", "browser", True), ("browser", "chat", True),
+    ("chat", "browser", False), ("chat", "setting", False), ("chat", "default", False), ("chat", "chat", True),
+])
+def test_a_zone_is_taken_only_from_a_source_ranked_at_least_as_high(current: str, offered: str,
+                                                                      taken: bool) -> None:
+    user = User(time_zone="Europe/Berlin", time_zone_source=current)
+    assert user.offer_zone("Asia/Tokyo", offered) is taken
+    expected = ("Asia/Tokyo", offered) if taken else ("Europe/Berlin", current)
+    assert (user.time_zone, user.time_zone_source) == expected
+
+
+def test_every_door_makes_a_chat_the_same_way() -> None:
+    from calbot.booking.access import new_session
+    assert new_session().user.time_zone == "UTC"
+    assert (new_session(host_time_zone="Europe/London").user.time_zone_source) == "default"
+    both = new_session(time_zone="US/Eastern", host_time_zone="Europe/London", email="ana@example.com")
+    assert (both.user.time_zone, both.user.time_zone_source) == ("America/New_York", "setting")
+    assert both.user.email_verified is True
+    assert new_session(time_zone="Mars/Base", host_time_zone="Europe/London").user.time_zone == "Europe/London"

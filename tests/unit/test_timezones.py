@@ -693,7 +693,7 @@ def _zone_from_setting(name: str) -> str | None:
 
 def _zone_from_the_browser(name: str) -> str | None:
     from calbot.booking.executor import Executor
-    from calbot.agent.session import SessionState, User
+    from calbot.booking.session import SessionState, User
 
     state = SessionState(user=User(time_zone="Europe/Paris", time_zone_source="default"))
     Executor.apply_browser_zone(state, name)

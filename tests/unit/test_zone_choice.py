@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from calbot.agent.session import SessionState, User
+from calbot.booking.session import SessionState, User
 from calbot.booking.executor import Executor
 from calbot.timezones import TimeInputError, UnknownTimeZoneError, resolve_zone
 

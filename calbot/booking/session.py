@@ -1,5 +1,5 @@
-"""Per-chat state. Plain, JSON-serialisable data: Chainlit persists it in thread metadata and a REST API or a
-messaging channel can keep it anywhere. No clients, locks or callables live here."""
+"""Per-chat state. Plain, JSON-serialisable data, kept between messages by the session store (calbot/store) under the
+chat's id, whichever front door the chat came through. No clients, locks or callables live here."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from pydantic import BaseModel, Field, PrivateAttr
 ProposalAction = Literal["book", "cancel", "reschedule"]
 ProposalStatus = Literal["open", "executing"]
 ZoneSource = Literal["default", "setting", "browser", "chat"]
+
+# The one time-zone precedence rule: a zone the user gives in the chat wins over the browser's, which wins over
+# CALBOT_TIMEZONE, which wins over the calendar host's ("default"); with none of them, UTC.
+ZONE_RANK: dict[str, int] = {"default": 0, "setting": 1, "browser": 2, "chat": 3}
 
 MAX_REMEMBERED_UIDS = 500
 MAX_FINISHED_PROPOSALS = 50
@@ -26,6 +30,14 @@ class User(BaseModel):
     time_zone: str = "UTC"
     time_zone_source: ZoneSource = "default"  # a zone the user gave in chat is never overridden by the browser's
     email_verified: bool = False
+
+    def offer_zone(self, zone: str, source: ZoneSource) -> bool:
+        """Take `zone` (an IANA name, already checked) if `source` ranks at least as high as where the current zone
+        came from (ZONE_RANK); True when taken."""
+        if ZONE_RANK[source] < ZONE_RANK[self.time_zone_source]:
+            return False
+        self.time_zone, self.time_zone_source = zone, source
+        return True
 
 
 class Proposal(BaseModel):
