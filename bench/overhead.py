@@ -30,7 +30,7 @@ from typing import Any
 from bench.brain import bench_model
 from bench.flows import BenchError, berlin, warm_up
 from bench.harness import FIXED_NOW, USER_ZONE, Rig, Sink
-from calbot.agent.session import SessionState
+from calbot.booking.session import SessionState
 from calbot.store.base import SessionStore
 from calbot.store.sql import SqlStore
 
