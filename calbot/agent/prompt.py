@@ -75,19 +75,27 @@ def calendar_instructions(executor: Executor) -> Instructions:
     return lambda state: system_prompt(state, executor.account, executor.clock(), owner=executor.is_owner(state))
 
 
+def _kinds(account: Account) -> str:
+    """The kinds of meeting calbot books, the default first (a length only another kind offers picks that kind)."""
+    kinds = []
+    for number, event_type in enumerate(account.bookable_event_types):
+        lengths = event_type.allowed_lengths
+        length = (f"{event_type.length_in_minutes} minutes" if len(lengths) <= 1 else
+                  f"{event_type.length_in_minutes} minutes by default; allowed: {', '.join(map(str, lengths))}")
+        kinds.append(f"'{event_type.title or 'Meeting'}', {length}" + (" (the default)" if number == 0 and
+                                                                      len(account.bookable_event_types) > 1 else ""))
+    return "; ".join(kinds)
+
+
 def system_prompt(state: SessionState, account: Account, now: datetime, *, owner: bool = False) -> str:
     zone = state.user.time_zone
-    event_type = account.event_type
-    lengths = event_type.allowed_lengths
-    length = (f"{event_type.length_in_minutes} minutes" if len(lengths) <= 1 else
-              f"{event_type.length_in_minutes} minutes by default; allowed: {', '.join(map(str, lengths))}")
     lines = [
         f"You are calbot, the scheduling assistant for {account.me.name or account.me.email}'s Cal.com calendar.",
         f"Now: {format_when(now, zone)}.",
         f"Days: {_days(now, zone)}.",
         f"User's time zone: {zone}.",
         f"User: {_user(state, owner)}",
-        f"Meetings booked: '{event_type.title or 'Meeting'}', {length}.",
+        f"Meetings booked: {_kinds(account)}.",
     ]
     pending = _pending(state)
     if pending:

@@ -17,8 +17,17 @@ class AccountError(CalbotError):
 @dataclass(frozen=True)
 class Account:
     me: Me
-    event_type: EventType  # the one calbot books
+    event_type: EventType  # the one calbot books unless another length is asked for
     event_types: tuple[EventType, ...] = field(default_factory=tuple)
+    pinned: bool = False  # CAL_EVENT_TYPE_ID is set: calbot books that event type only
+
+    @property
+    def bookable_event_types(self) -> tuple[EventType, ...]:
+        """The kinds of meeting calbot may book: the pinned one, else the default first, then the account's other
+        event types that are not hidden."""
+        if self.pinned:
+            return (self.event_type,)
+        return (self.event_type, *(et for et in self.event_types if et.id != self.event_type.id and not et.hidden))
 
     @property
     def owner_email(self) -> str:
@@ -62,4 +71,4 @@ async def load_account(client: CalcomClient, event_type_id: int | None = None, *
     else:
         raise AccountError("This Cal.com account has no event types. Create one in Cal.com (Event Types > New) "
                            "or set CAL_EVENT_TYPE_ID.")
-    return Account(me=me, event_type=chosen, event_types=tuple(event_types))
+    return Account(me=me, event_type=chosen, event_types=tuple(event_types), pinned=event_type_id is not None)

@@ -83,6 +83,9 @@ class CheckAvailabilityArgs(ToolArgs):
                                  description="Last day to check (included), YYYY-MM-DD. Omit for one day.")
     duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60,
                                          description="Meeting length in minutes. Omit for the default length.")
+    event_type_id: int | None = Field(default=None, ge=1, le=2_147_483_647,
+                                      description="Only after calbot listed kinds of meeting and the user chose "
+                                                  "one: its event_type_id.")
 
     _dates = field_validator("date", "end_date")(_check_date)
 
@@ -103,6 +106,9 @@ class BookMeetingArgs(ToolArgs):
                                      description="Emails of other people to invite (never the user's own).")
     duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60,
                                          description="Meeting length in minutes. Omit for the default length.")
+    event_type_id: int | None = Field(default=None, ge=1, le=2_147_483_647,
+                                      description="Only after calbot listed kinds of meeting and the user chose "
+                                                  "one: its event_type_id.")
 
     _start = field_validator("start")(_check_start)
 

@@ -14,7 +14,7 @@ from calbot.booking.session import Proposal, SessionState
 from calbot.booking.access import is_owner, own_seat, owned_booking, visible
 from calbot.booking.args import BookMeetingArgs, CancelMeetingArgs, RescheduleMeetingArgs
 from calbot.booking.context import Context
-from calbot.booking.reads import duration, future_start, slot_check
+from calbot.booking.reads import future_start, meeting_length, slot_check
 from calbot.booking.results import Status, fail, proposal_opened, told
 from calbot.timezones import format_span, format_when
 from calbot.validation import same_email
@@ -53,16 +53,15 @@ async def _overlap_warnings(ctx: Context, state: SessionState, start: datetime, 
 async def propose_booking(ctx: Context, state: SessionState, args: BookMeetingArgs) -> dict[str, Any]:
     zone = state.user.time_zone
     start = future_start(ctx, args.start, zone)
-    minutes, problem = duration(ctx, args.duration_minutes)
+    event_type, minutes, problem = meeting_length(ctx, args.duration_minutes, args.event_type_id)
     if problem:
         return problem
-    unavailable = await slot_check(ctx, state, start, minutes)
+    unavailable = await slot_check(ctx, state, start, minutes, event_type_id=event_type.id)
     if unavailable:
         return unavailable
     end = start + timedelta(minutes=minutes)
     warnings = await _overlap_warnings(ctx, state, start, end)
     guests = [g for g in (args.guests or []) if not same_email(g, state.user.email)]
-    event_type = ctx.account.event_type
     summary = (f"Book a {minutes}-minute {event_type.title or 'meeting'} on {format_span(start, end, zone)} "
                f"for {state.user.name} <{state.user.email}>, about: {args.reason}")
     if guests:

@@ -16,7 +16,7 @@ from calbot.booking.choice import clear_choice, require_choice
 from calbot.booking.context import Context
 from calbot.booking.results import Status, booking_view, fail
 from calbot.booking.slots import Bounds, StartRefused, free_windows, step_minutes
-from calbot.calcom import Slot
+from calbot.calcom import EventType, Slot
 from calbot.explain import EMAIL_UNKNOWN_FOR_PERSON
 from calbot.timezones import (
     EARLIEST_INSTANT,
@@ -38,17 +38,48 @@ NEAREST_WINDOW_DAYS = 7  # when nothing matches, the nearest bookings are looked
 
 
 # -- free time -----------------------------------------------------------------------------------------------------
-def duration(ctx: Context, requested: int | None, event_type_id: int | None = None) -> tuple[int, dict | None]:
-    """The meeting length to use: the event type's default, or `requested` when the event type offers it."""
-    event_type = ctx.event_type(event_type_id)
-    allowed = event_type.allowed_lengths
+def _minutes(lengths: list[int]) -> str:
+    words = [str(n) for n in lengths]
+    return (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]) + " minutes"
+
+
+def _kind(event_type: EventType) -> dict[str, Any]:
+    return {"event_type_id": event_type.id, "title": event_type.title or event_type.slug,
+            "lengths_minutes": event_type.allowed_lengths}
+
+
+def meeting_length(ctx: Context, requested: int | None, event_type_id: int | None = None
+                   ) -> tuple[EventType, int, dict[str, Any] | None]:
+    """The kind of meeting (event type) and length for a new meeting. Without a length: the default event type's.
+    With one the default does not offer: the account's event type that does (unless CAL_EVENT_TYPE_ID pins one),
+    asking which when several do (the model passes the chosen `event_type_id`). The third item is a failure."""
+    kinds = ctx.account.bookable_event_types
+    default = kinds[0]
+    if event_type_id is not None:
+        chosen = next((et for et in kinds if et.id == event_type_id), None)
+        if chosen is None:
+            offered = "; ".join(f"{et.id} ({et.title or et.slug})" for et in kinds)
+            return default, 0, fail(Status.INVALID_ARGUMENTS, f"event_type_id {event_type_id} is not a kind of "
+                                    f"meeting calbot can book; offered: {offered}.", kinds=[_kind(et) for et in kinds])
+        kinds, default = (chosen,), chosen
     if requested is None:
-        return event_type.length_in_minutes, None
-    if requested not in allowed:
-        words = ", ".join(str(n) for n in allowed)
-        return 0, fail(Status.INVALID_DURATION, f"{requested} minutes is not offered for this kind of meeting; "
-                                                f"allowed: {words} minutes.", allowed_minutes=allowed)
-    return requested, None
+        return default, default.length_in_minutes, None
+    if requested in default.allowed_lengths:
+        return default, requested, None
+    fits = [et for et in kinds if requested in et.allowed_lengths]
+    if len(fits) > 1:
+        exact = [et for et in fits if et.length_in_minutes == requested]  # the ones made for that length
+        fits = exact if len(exact) == 1 else fits
+    if len(fits) == 1:
+        return fits[0], requested, None
+    if fits:
+        names = "; ".join(f"{et.title or et.slug} (event_type_id {et.id})" for et in fits)
+        return default, 0, fail(Status.CHOOSE_EVENT_TYPE, f"Several kinds of meeting offer {requested} minutes: "
+                                f"{names}. Ask the user which one, then call again with its event_type_id.",
+                                kinds=[_kind(et) for et in fits])
+    lengths = sorted({n for et in kinds for n in et.allowed_lengths})
+    return default, 0, fail(Status.INVALID_DURATION, f"{requested} minutes is not offered; the meetings calbot can "
+                            f"book are {_minutes(lengths)} long.", allowed_minutes=lengths)
 
 
 async def _slots(ctx: Context, start: datetime, end: datetime, zone: str, minutes: int,
@@ -100,15 +131,16 @@ async def check_availability(ctx: Context, state: SessionState, args: CheckAvail
     if last < today:
         return fail(Status.INVALID_TIME, f"{last.isoformat()} is in the past (today is {today.isoformat()} in "
                                          f"{zone}). Ask about a day from today on.")
-    limits = bounds(ctx, zone)
+    event_type, minutes, problem = meeting_length(ctx, args.duration_minutes, args.event_type_id)
+    if problem:
+        return problem
+    limits = bounds(ctx, zone, event_type.id)
     first, last, note = limits.bookable_days(max(first, today), last)  # StartRefused: too far ahead, and why
     if (last - first).days + 1 > MAX_AVAILABILITY_DAYS:
         return fail(Status.INVALID_ARGUMENTS, f"Ask for at most {MAX_AVAILABILITY_DAYS} days at once.")
-    minutes, problem = duration(ctx, args.duration_minutes)
-    if problem:
-        return problem
     window = local_days_range(first, last, zone)
-    slots = [s for s in await _slots(ctx, max(window.start, now), min(window.end, limits.latest), zone, minutes)
+    slots = [s for s in await _slots(ctx, max(window.start, now), min(window.end, limits.latest), zone, minutes,
+                                     event_type.id)
              if window.contains(s.start) and limits.accepts(s.start)]
     by_day: dict[str, list[Slot]] = {}
     for slot in slots:
@@ -123,6 +155,7 @@ async def check_availability(ctx: Context, state: SessionState, args: CheckAvail
         })
     return {
         "ok": True, "time_zone": zone, "duration_minutes": minutes,
+        **({"event_type_id": event_type.id} if event_type.id != ctx.account.event_type.id else {}),
         "starts_every_minutes": step_minutes(slots, minutes),
         "days": days, "no_free_time": not days,
         "how_to_book": "Meetings may start at the free times shown (on the starts_every_minutes grid) and must end "

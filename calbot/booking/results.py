@@ -32,6 +32,7 @@ class Status(StrEnum):
     NEEDS_DETAILS = "needs_details"  # something required is missing: the call waits as the pending function
     INVALID_TIME = "invalid_time"  # past, too soon, too far ahead, not a time, a DST gap...
     INVALID_DURATION = "invalid_duration"
+    CHOOSE_EVENT_TYPE = "choose_event_type"  # several kinds of meeting offer the length asked for: ask which
     CALENDAR_ERROR = "calendar_error"  # Cal.com failed; `error` is explain()'s sentence
     NOT_ALLOWED = "not_allowed"  # identity or ownership refused
     UNKNOWN_BOOKING = "unknown_booking"  # a uid not shown in this chat, or gone

@@ -241,7 +241,7 @@ async def test_a_duration_the_event_type_does_not_offer_is_refused(make_chat, mo
 
     turn = await refused_booking(chat, model, duration_minutes=45, **BOOK_ARGS)
 
-    assert turn.told == ["45 minutes is not offered for this kind of meeting; allowed: 30 minutes."]
+    assert turn.told == ["45 minutes is not offered; the meetings calbot can book are 30 or 60 minutes long."]
     assert_state_intact(chat.state, user=chat.user_before,
                         pending=("book_meeting", {**BOOK_ARGS, "duration_minutes": 45}))
     assert sandbox_cal.writes() == [] and slot_gets(sandbox_cal) == 0

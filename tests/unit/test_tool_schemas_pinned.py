@@ -1,7 +1,8 @@
 """The tools' JSON schemas, exactly as the model has been sent them: names, descriptions, parameters, required.
 
 tool_schemas.json was written from calbot's tool schemas before the executor was split into calbot/booking (issue
-16), so moving code cannot change what the model sees. A deliberate change to a tool rewrites the file:
+16), so moving code cannot change what the model sees; issue 18 added `event_type_id` to check_availability and
+book_meeting on purpose. A deliberate change to a tool rewrites the file:
     .venv/bin/python -c "import json; from calbot.booking.tools import tool_schemas; \
 print(json.dumps(tool_schemas(), indent=1))" > tests/unit/tool_schemas.json
 """
