@@ -16,7 +16,8 @@ function), so tests call them directly.
 
 Importing chainlit writes .chainlit/ and .files/ under CHAINLIT_APP_ROOT (default: the cwd) and loads ./.env into
 os.environ. Before the first import this module points CHAINLIT_APP_ROOT at a temporary directory holding a copy of
-the repository's .chainlit/config.toml (so the tests run with the real [UI] and [features] settings) and
+the repository's .chainlit/config.toml, public/ and chainlit.md (so the tests run with the real [UI] and [features]
+settings and calbot's own assets) and
 CHAINLIT_ENV_FILE at a file that does not exist.
 """
 
@@ -46,6 +47,8 @@ def _isolate_chainlit() -> Path | None:
     root = Path(tempfile.mkdtemp(prefix="calbot-chainlit-"))
     (root / ".chainlit").mkdir()
     shutil.copy(ROOT / ".chainlit" / "config.toml", root / ".chainlit" / "config.toml")
+    shutil.copytree(ROOT / "public", root / "public")  # calbot's logo, favicon, theme, script and stylesheet
+    shutil.copy(ROOT / "chainlit.md", root / "chainlit.md")
     os.environ["CHAINLIT_APP_ROOT"] = str(root)
     # chainlit loads os.path.join(os.getcwd(), CHAINLIT_ENV_FILE): an absolute path wins, and it does not exist.
     os.environ["CHAINLIT_ENV_FILE"] = str(root / "no-such.env")
