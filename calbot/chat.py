@@ -26,10 +26,11 @@ import httpx
 import openai
 
 from calbot.agent import history
-from calbot.agent.loop import Agent, CodeReply, Emit, ProposalWithdrawn, TurnResult
+from calbot.agent.loop import Agent, CodeReply, Emit, ProposalAnswered, ProposalWithdrawn, TurnResult
 from calbot.agent.prompt import calendar_instructions
 from calbot.booking.access import new_session
 from calbot.booking.account import AccountError
+from calbot.booking.answers import typed_answer
 from calbot.booking.executor import Executor
 from calbot.booking.session import SessionState
 from calbot.calcom.budget import chat_scope
@@ -173,6 +174,12 @@ class ChatService(ChatsByIdMixin):
             await emit(CodeReply(sentence, "guard"))
             return TurnResult("refused", error=sentence)
 
+        proposal = state.proposal
+        if proposal is not None and proposal.status == "open":
+            answer = typed_answer(cleaned, proposal.action)
+            if answer is not None:  # a plain yes or no: the button, decided by code, without the model
+                return await self._typed_answer(state, cleaned, proposal.id, answer, emit)
+
         withdrawn = None
         if state.proposal is not None:
             await self._calendar_if_possible()  # a chat saved by another process: this one may not have it open yet
@@ -203,6 +210,24 @@ class ChatService(ChatsByIdMixin):
         if calendar.account.host_time_zone:  # (a chat made before the calendar was open)
             state.user.offer_zone(calendar.account.host_time_zone, "default")
         return await agent.run(state, cleaned, emit)
+
+    async def _typed_answer(self, state: SessionState, text: str, proposal_id: str, answer: str,
+                            emit: Emit) -> TurnResult:
+        """The person typed yes or no to the open proposal: exactly what the Confirm or Discard button does (claimed
+        once in the store, the outcome noted in the history after the words they typed)."""
+        history.append(state.history, {"role": "user", "content": text})
+        state.turns_started += 1
+        if answer == "confirm":
+            outcome = await self.confirm(state, proposal_id)
+        else:
+            await self._calendar_if_possible()
+            won = await self.claim(state.chat_id, proposal_id)
+            outcome = (self.discard(state, proposal_id) if won else
+                       {"ok": False, "status": "in_progress", "message": CHANGE_IN_PROGRESS})
+        if outcome.get("status") in ("in_progress", "no_proposal") or outcome.get("repeated"):
+            history.append(state.history, {"role": "assistant", "content": str(outcome.get("message", ""))})
+        await emit(ProposalAnswered(proposal_id, "Confirm" if answer == "confirm" else "Discard", outcome))
+        return TurnResult("typed_answer")
 
     async def confirm(self, state: SessionState, proposal_id: str) -> dict[str, Any]:
         """The user pressed Confirm: execute the stored proposal once and note the outcome in the history. Once

@@ -166,11 +166,17 @@ class ChatsByIdMixin:
             if chat_id in self._reported_zones:  # reported while this turn waited for the store or the lock
                 self.set_browser_zone(state, self._reported_zones[chat_id])  # type: ignore[attr-defined]
             self._answering[chat_id] = state  # the browser's zone may arrive meanwhile (report_zone)
+            finished_before, history_before = set(state.finished_proposals), len(state.history)
+            result: TurnResult | None = None
             try:
-                result: TurnResult = await self.handle_message(state, text, emit)  # type: ignore[attr-defined]
+                result = await self.handle_message(state, text, emit)  # type: ignore[attr-defined]
             finally:
                 del self._answering[chat_id]
                 kept = await self._save(store, state, expected)
+                if not kept:  # a proposal this turn decided (typed yes/no, or withdrawn) stays decided
+                    typed = result is not None and result.outcome == "typed_answer"
+                    for proposal_id in set(state.finished_proposals) - finished_before:
+                        await self._merge(store, state, proposal_id, state.history[history_before:] if typed else [])
             if not kept:
                 await emit(CodeReply(CHAT_CHANGED_ELSEWHERE, "error"))
                 return TurnResult("failed", error=CHAT_CHANGED_ELSEWHERE)
@@ -209,11 +215,11 @@ class ChatsByIdMixin:
             state = await self._load(store, chat_id)
             if state is None:
                 return _no_chat()
-            expected, history_before = state.version, len(state.history)
+            expected, history_before, before = state.version, len(state.history), state.to_json()
             try:
                 outcome: dict[str, Any] = await self.confirm(state, proposal_id)  # type: ignore[attr-defined]
-            finally:
-                if not await self._save(store, state, expected):
+            finally:  # (a click that changed nothing, e.g. one that lost the claim, saves nothing)
+                if state.to_json() != before and not await self._save(store, state, expected):
                     await self._merge(store, state, proposal_id, state.history[history_before:])
             return outcome
 

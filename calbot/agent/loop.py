@@ -96,17 +96,27 @@ class ProposalWithdrawn:
 
 
 @dataclass(frozen=True)
+class ProposalAnswered:
+    """The user typed a plain yes or no to the open proposal (calbot/booking/answers.py): the same as pressing
+    `button`; `outcome` is what that button's press gave (shown as the press would be)."""
+    proposal_id: str
+    button: Literal["Confirm", "Discard"]
+    outcome: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class CodeReply:
     """A sentence written by calbot's code, not the model (errors, guards, notices)."""
     text: str
     kind: Literal["error", "guard", "notice", "empty"] = "notice"
 
 
-Event = TextDelta | TextDone | ToolStarted | ToolFinished | ProposalReady | ProposalWithdrawn | CodeReply
+Event = (TextDelta | TextDone | ToolStarted | ToolFinished | ProposalReady | ProposalWithdrawn | ProposalAnswered
+         | CodeReply)
 Emit = Callable[[Event], Awaitable[None]]
 
 Outcome = Literal["answered", "proposal", "repeat", "round_cap", "call_cap", "invalid_calls", "model_error", "stopped",
-                  "failed", "refused"]
+                  "failed", "refused", "typed_answer"]
 
 
 async def _ignore(_: Event) -> None:

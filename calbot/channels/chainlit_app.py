@@ -25,6 +25,7 @@ from calbot.channels import markdown
 from calbot.agent.loop import (
     CodeReply,
     Event,
+    ProposalAnswered,
     ProposalReady,
     ProposalWithdrawn,
     TextDelta,
@@ -146,6 +147,8 @@ class PageRenderer:
                 await cl.Message(content=markdown.zone_change_markdown(event.result)).send()
         elif isinstance(event, ProposalReady):
             await self.show_proposal(event)
+        elif isinstance(event, ProposalAnswered):  # a typed yes or no: shown as the button's press would be
+            await show_answer(event.proposal_id, event.button, event.outcome, typed=True)
         elif isinstance(event, ProposalWithdrawn):
             await close_proposal(event.proposal.id, "_Withdrawn because you sent a new message: nothing was "
                                                     "changed._")
@@ -261,14 +264,25 @@ async def on_confirm(action: cl.Action) -> None:
         log.exception("confirm failed")
         await cl.Message(content=SOMETHING_WENT_WRONG).send()
         return
+    await show_answer(proposal_id, "Confirm", outcome)
+
+
+async def show_answer(proposal_id: str, button: str, outcome: dict[str, Any], *, typed: bool = False) -> None:
+    """What a press of Confirm or Discard (or the same answer typed) became, on the page."""
     if outcome.get("repeated") or outcome.get("status") == "in_progress":
+        if typed:  # a click is answered once; a typed answer always gets a sentence
+            await cl.Message(content=markdown.escape(outcome.get("message"))).send()
         return  # a second click on the same proposal: it was (or is being) done once, and answered once
     if outcome.get("status") == "no_proposal":
         await close_proposal(proposal_id, "_This proposal is no longer open: nothing was changed._")
         await cl.Message(content=markdown.escape(outcome.get("message"))).send()
         return
-    await close_proposal(proposal_id, "_You pressed **Confirm**._")
-    await cl.Message(content=markdown.outcome_markdown(outcome)).send()
+    how = "You answered" if typed else "You pressed"
+    await close_proposal(proposal_id, f"_{how} **{button}**._")
+    if button == "Confirm":
+        await cl.Message(content=markdown.outcome_markdown(outcome)).send()
+    elif outcome.get("status") == "discarded":
+        await cl.Message(content="Discarded: nothing was changed.").send()
 
 
 @cl.action_callback("discard")
@@ -280,8 +294,4 @@ async def on_discard(action: cl.Action) -> None:
         log.exception("discard failed")
         await cl.Message(content=SOMETHING_WENT_WRONG).send()
         return
-    if outcome.get("repeated") or outcome.get("status") == "in_progress":
-        return
-    await close_proposal(proposal_id, "_You pressed **Discard**._")
-    if outcome.get("status") == "discarded":
-        await cl.Message(content="Discarded: nothing was changed.").send()
+    await show_answer(proposal_id, "Discard", outcome)

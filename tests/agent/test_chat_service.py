@@ -136,11 +136,11 @@ async def test_with_a_key_the_service_makes_its_own_client(make_settings):
 async def test_typing_withdraws_the_open_proposal_and_its_confirm_writes_nothing(service, model, sandbox, events):
     state = service.new_state()
     proposal = await propose(service, model, state, events)
-    model.on_user("never mind", say("OK, I won't book it."))
+    model.on_user("hold on", say("Sure, take your time."))
     model.on_user("4pm", call("book_meeting", start="2026-11-24T16:00"))
     events.clear()
 
-    result = await service.handle_message(state, "never mind", events)
+    result = await service.handle_message(state, "hold on, is 3pm right?", events)  # not a plain yes or no
 
     assert isinstance(events.all[0], ProposalWithdrawn) and events.all[0].proposal.id == proposal.id
     assert result.outcome == "answered" and state.proposal is None
