@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -39,7 +39,7 @@ from calbot.explain import CHANGE_IN_PROGRESS, PROPOSAL_NOT_OPEN, refused_server
 from calbot.logs import install_redaction
 from calbot.runtime import Calendar
 from calbot.sandbox import Sandbox
-from calbot.sessions import ChatsByIdMixin, StoreOpener
+from calbot.sessions import ChatsByIdMixin, Person, StoreOpener
 from calbot.store.base import Clock, SessionStore, utc_now
 from calbot.validation import strip_control
 
@@ -105,6 +105,10 @@ class ChatService(ChatsByIdMixin):
                     self._calendar = calendar
         return self._calendar
 
+    def now(self) -> datetime:
+        """The time the booking rules go by (a test's frozen clock, else now)."""
+        return self._clock() if self._clock is not None else datetime.now(UTC)
+
     async def _calendar_if_possible(self) -> Calendar | None:
         try:
             return await self.calendar()
@@ -132,13 +136,22 @@ class ChatService(ChatsByIdMixin):
             await self._model_client.close()
 
     # -- chats -----------------------------------------------------------------------------------------------------
-    def new_state(self, time_zone: str | None = None) -> SessionState:
-        """A new chat. The user is CAL_USER_EMAIL / CAL_USER_NAME when set (verified: it comes from configuration).
-        Zone: `time_zone` (the browser's) if given, else CALBOT_TIMEZONE, else the calendar host's once known."""
+    def new_state(self, time_zone: str | None = None, *, person: Person | None = None) -> SessionState:
+        """A new chat. The user is the signed-in `person` (their verified email; the chat is theirs), else
+        CAL_USER_EMAIL / CAL_USER_NAME when set (verified: it comes from configuration). Zone: the one the person
+        chose before (saved with their account, as if given in this chat), else `time_zone` (the browser's), else
+        CALBOT_TIMEZONE, else the calendar host's once known."""
         settings = self.settings
         host_zone = self._calendar.account.host_time_zone if self._calendar is not None else None
-        state = new_session(email=settings.cal_user_email, name=settings.cal_user_name,
-                            time_zone=settings.calbot_timezone, host_time_zone=host_zone)
+        if person is not None:
+            state = new_session(email=person.email, name=person.name, time_zone=settings.calbot_timezone,
+                                host_time_zone=host_zone, email_verified=True)
+            state.owner = person.email
+            if person.time_zone:
+                state.user.offer_zone(person.time_zone, "chat")
+        else:
+            state = new_session(email=settings.cal_user_email, name=settings.cal_user_name,
+                                time_zone=settings.calbot_timezone, host_time_zone=host_zone)
         if time_zone:
             self.set_browser_zone(state, time_zone)
         return state

@@ -106,13 +106,17 @@ class Settings(BaseSettings):
     calbot_session_ttl: int = Field(default=DEFAULT_SESSION_TTL, gt=0)
     # Origins besides calbot's own page that may drive it from a browser (calbot.web_guard); comma-separated.
     calbot_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Trusted-proxy sign-in (calbot/channels/chainlit_auth.py): the header an SSO proxy puts the signed-in email in.
+    # Off when unset; only for a calbot that nothing but that proxy can reach.
+    calbot_trusted_email_header: str | None = None
 
     # Filled by load_settings(); never read from the environment.
     _problems: list[str] = PrivateAttr(default_factory=list)
     _refused: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @field_validator("openai_api_key", "cal_api_key", "openai_base_url", "cal_user_email", "cal_user_name",
-                     "calbot_timezone", "cal_event_type_id", "calbot_database_url", mode="before")
+                     "calbot_timezone", "cal_event_type_id", "calbot_database_url", "calbot_trusted_email_header",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

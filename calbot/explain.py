@@ -56,6 +56,16 @@ SOMETHING_WENT_WRONG = "Something went wrong on calbot's side; nothing was chang
 # saved it first: this turn's changes were not kept. Also a Confirm or Discard decided elsewhere first.
 CHAT_CHANGED_ELSEWHERE = "This chat was changed elsewhere at the same time; nothing was saved. Please try again."
 CHANGE_IN_PROGRESS = "That change is already being made."
+NOT_YOUR_CHAT = "There is no such chat for you; start a new chat. Nothing was changed."
+# A saved chat reopened (calbot/channels/chainlit_app.py on_chat_resume):
+RESUMED_PROPOSAL_OPEN = "This proposal is still open: press Confirm to make the change, or Discard."
+RESUMED_PROPOSAL_EXPIRED = ("The proposal in this chat expired while it was closed (its time has passed); nothing "
+                            "was changed.")
+# Sign-in (calbot/channels/chainlit_auth.py):
+WRONG_EMAIL_OR_PASSWORD = "Wrong email or password."
+SIGN_IN_AGAIN = "Please sign in again; nothing was changed."
+ACCOUNT_DISABLED = "This account can no longer be used; nothing was changed. Ask whoever runs calbot."
+RESUMED_CHAT_GONE = "This chat can no longer be continued (it expired or was removed); start a new chat."
 PROPOSAL_NOT_OPEN = "That proposal is no longer open; nothing was changed."  # (also: its chat expired)
 
 # A list calbot could not make because it does not know who the person is (the model gets its own note).

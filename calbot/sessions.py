@@ -17,11 +17,14 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from calbot.agent import history
 from calbot.agent.loop import CodeReply, Emit, TurnResult
 from calbot.booking.session import SessionState
 from calbot.errors import CalbotError
-from calbot.explain import CHANGE_IN_PROGRESS, CHAT_CHANGED_ELSEWHERE, PROPOSAL_NOT_OPEN, SOMETHING_WENT_WRONG
+from calbot.explain import (CHANGE_IN_PROGRESS, CHAT_CHANGED_ELSEWHERE, NOT_YOUR_CHAT, PROPOSAL_NOT_OPEN,
+                            SOMETHING_WENT_WRONG)
 from calbot.store.base import Clock, SessionStore, StaleSessionError, StoreError, expired, utc_now
 from calbot.store.memory import MemoryStore
 
@@ -31,9 +34,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 StoreOpener = Callable[[], Awaitable[SessionStore]]
+ZoneKeeper = Callable[[str, str], Awaitable[None]]  # (email, zone): a zone the person chose, kept with their account
 SWEEP_EVERY_S = 60.0  # a process deletes expired chats at most this often (on the next call after that)
 MAX_CHAT_ID = 100  # the store's column
 MERGE_ATTEMPTS = 5
+
+
+class _NotYours(Exception):
+    """The chat exists and belongs to someone else (never shown: the door says it does not exist)."""
 
 
 class ChatIdError(CalbotError, ValueError):
@@ -44,6 +52,21 @@ def _check_chat_id(chat_id: str) -> str:
     if not isinstance(chat_id, str) or not chat_id.strip() or len(chat_id) > MAX_CHAT_ID:
         raise ChatIdError(f"A chat id must be 1 to {MAX_CHAT_ID} characters.")
     return chat_id
+
+
+class Person(BaseModel):
+    """Who a front door says is chatting: a signed-in person (the email their sign-in verified, their account's
+    name and saved zone). None instead of a Person: single-user mode, where CAL_USER_EMAIL (if set) is the user.
+
+    A chat belongs to the person who began it (SessionState.owner): anyone else is treated as if it did not exist."""
+
+    email: str
+    name: str | None = None
+    time_zone: str | None = None
+
+
+def _owner(person: Person | None) -> str | None:
+    return None if person is None else person.email
 
 
 def _no_chat() -> dict[str, Any]:
@@ -68,6 +91,7 @@ class ChatsByIdMixin:
         self._answering: dict[str, SessionState] = {}  # chats whose message this process is answering now
         self._reported_zones: dict[str, str] = {}  # browser zones on their way into the store
         self._swept_at: float | None = None
+        self.zone_keeper: ZoneKeeper | None = None  # set by calbot.wiring when accounts can keep a zone
         self._sweeping: set[asyncio.Task[None]] = set()
 
     # -- the store -------------------------------------------------------------------------------------------------
@@ -122,18 +146,33 @@ class ChatsByIdMixin:
             lock = self._chat_locks[chat_id] = asyncio.Lock()
         return lock
 
-    async def _load(self, store: SessionStore, chat_id: str) -> SessionState | None:
+    async def _load(self, store: SessionStore, chat_id: str, person: Person | None) -> SessionState | None:
+        """The chat, if it exists, has not expired and is `person`'s; else None (someone else's chat included:
+        its id says nothing about it). Raises _NotYours when it is someone else's, for the callers that say so."""
         state = await store.load(chat_id)
+        if state is not None and state.owner != _owner(person):
+            raise _NotYours(chat_id)
         if state is not None and expired(state.last_activity, state.owner, self._session_clock(), store.ttl,
                                          store.owner_ttl):
             await store.delete(chat_id)  # the sweep would have; a chat is never continued after it expired
             return None
         return state
 
-    def _new_chat(self, chat_id: str, time_zone: str | None) -> SessionState:
-        state = self.new_state(time_zone)  # type: ignore[attr-defined]
+    def _new_chat(self, chat_id: str, time_zone: str | None, person: Person | None) -> SessionState:
+        state: SessionState = self.new_state(time_zone, person=person)  # type: ignore[attr-defined]
         state.chat_id = chat_id
         return state
+
+    async def _keep_zone(self, person: Person | None, state: SessionState, zone_before: str) -> None:
+        """A zone the person gave in this turn is saved with their account (their next chats start in it)."""
+        zone = state.user.time_zone
+        if (person is None or self.zone_keeper is None or state.user.time_zone_source != "chat"
+                or zone == zone_before):
+            return
+        try:
+            await self.zone_keeper(person.email, zone)
+        except Exception:  # the chat keeps the zone; only the account's default was not updated
+            log.warning("saving the chosen time zone with the account failed", exc_info=True)
 
     async def _save(self, store: SessionStore, state: SessionState, expected: int) -> bool:
         """Save; False when another turn saved the chat first (nothing written). Runs even when the step was
@@ -152,17 +191,22 @@ class ChatsByIdMixin:
         return store
 
     # -- the steps -------------------------------------------------------------------------------------------------
-    async def send(self, chat_id: str, text: str, emit: Emit, *, time_zone: str | None = None) -> TurnResult:
+    async def send(self, chat_id: str, text: str, emit: Emit, *, time_zone: str | None = None,
+                   person: Person | None = None) -> TurnResult:
         """One message of the chat `chat_id` (a new chat if there is none, or it expired; `time_zone`: the
-        browser's, for a new chat)."""
+        browser's, for a new chat) from `person` (None: single-user mode). Someone else's chat is refused."""
         try:
             store = await self._open(chat_id)
         except StoreError as exc:
             await emit(CodeReply(str(exc), "error"))
             return TurnResult("failed", error=str(exc))
         async with self._lock(chat_id):
-            state = await self._load(store, chat_id) or self._new_chat(chat_id, time_zone)
-            expected = state.version
+            try:
+                state = await self._load(store, chat_id, person) or self._new_chat(chat_id, time_zone, person)
+            except _NotYours:
+                await emit(CodeReply(NOT_YOUR_CHAT, "error"))
+                return TurnResult("refused", error=NOT_YOUR_CHAT)
+            expected, zone_before = state.version, state.user.time_zone
             if chat_id in self._reported_zones:  # reported while this turn waited for the store or the lock
                 self.set_browser_zone(state, self._reported_zones[chat_id])  # type: ignore[attr-defined]
             self._answering[chat_id] = state  # the browser's zone may arrive meanwhile (report_zone)
@@ -180,39 +224,42 @@ class ChatsByIdMixin:
             if not kept:
                 await emit(CodeReply(CHAT_CHANGED_ELSEWHERE, "error"))
                 return TurnResult("failed", error=CHAT_CHANGED_ELSEWHERE)
+            await self._keep_zone(person, state, zone_before)
             return result
 
-    async def report_zone(self, chat_id: str, time_zone: str) -> bool:
+    async def report_zone(self, chat_id: str, time_zone: str, *, person: Person | None = None) -> bool:
         """The browser's zone for this chat (never over one the user gave in the chat). True if it changed.
 
         A page reports its zone as it opens, so the first message may already be being answered in this process:
         then the zone goes into that turn's state at once (its tools see it; the turn's save keeps it), as it
         would have in a chat held in the page's memory, rather than waiting for the turn to end."""
         answering = self._answering.get(chat_id)  # (checked before any await: no turn can start in between)
-        if answering is not None:
+        if answering is not None and answering.owner == _owner(person):
             return bool(self.set_browser_zone(answering, time_zone))  # type: ignore[attr-defined]
         self._reported_zones[chat_id] = time_zone  # a turn that starts before this is saved applies it
         try:
-            return await self._save_zone(chat_id, time_zone)
+            return await self._save_zone(chat_id, time_zone, person)
+        except _NotYours:
+            return False
         finally:
             if self._reported_zones.get(chat_id) == time_zone:
                 del self._reported_zones[chat_id]
 
-    async def _save_zone(self, chat_id: str, time_zone: str) -> bool:
+    async def _save_zone(self, chat_id: str, time_zone: str, person: Person | None) -> bool:
         store = await self._open(chat_id)
         async with self._lock(chat_id):
-            loaded = await self._load(store, chat_id)
-            state = loaded or self._new_chat(chat_id, None)
+            loaded = await self._load(store, chat_id, person)
+            state = loaded or self._new_chat(chat_id, None, person)
             changed: bool = self.set_browser_zone(state, time_zone)  # type: ignore[attr-defined]
             if changed:  # (an unknown zone changes nothing and stores nothing)
                 return await self._save(store, state, 0 if loaded is None else loaded.version)
             return False
 
-    async def press_confirm(self, chat_id: str, proposal_id: str) -> dict[str, Any]:
+    async def press_confirm(self, chat_id: str, proposal_id: str, *, person: Person | None = None) -> dict[str, Any]:
         """The user's Confirm: executes the proposal once, whichever processes the clicks reach."""
         store = await self._open(chat_id)
         async with self._lock(chat_id):
-            state = await self._load(store, chat_id)
+            state = await self._mine(store, chat_id, person)
             if state is None:
                 return _no_chat()
             expected, history_before, before = state.version, len(state.history), state.to_json()
@@ -223,11 +270,11 @@ class ChatsByIdMixin:
                     await self._merge(store, state, proposal_id, state.history[history_before:])
             return outcome
 
-    async def press_discard(self, chat_id: str, proposal_id: str) -> dict[str, Any]:
+    async def press_discard(self, chat_id: str, proposal_id: str, *, person: Person | None = None) -> dict[str, Any]:
         """The user's Discard: nothing written; loses to a Confirm of the same proposal anywhere."""
         store = await self._open(chat_id)
         async with self._lock(chat_id):
-            state = await self._load(store, chat_id)
+            state = await self._mine(store, chat_id, person)
             if state is None:
                 return _no_chat()
             if proposal_id in state.finished_proposals:
@@ -243,10 +290,27 @@ class ChatsByIdMixin:
                 await self._merge(store, state, proposal_id, state.history[history_before:])
             return outcome
 
-    async def load_chat(self, chat_id: str) -> SessionState | None:
-        """The saved chat (None: none, or expired). For front doors that show it; changes to it are not saved."""
+    async def load_chat(self, chat_id: str, *, person: Person | None = None) -> SessionState | None:
+        """The saved chat (None: none, expired, or someone else's). For front doors that show it; changes to it are
+        not saved."""
         store = await self._open(chat_id)
-        return await self._load(store, chat_id)
+        return await self._mine(store, chat_id, person)
+
+    async def delete_chat(self, chat_id: str, *, person: Person | None = None) -> bool:
+        """Forget the chat (the person deleted it); True if it was theirs and is gone. Someone else's is kept."""
+        store = await self._open(chat_id)
+        async with self._lock(chat_id):
+            if await self._mine(store, chat_id, person) is None:
+                return False
+            await store.delete(chat_id)
+            return True
+
+    async def _mine(self, store: SessionStore, chat_id: str, person: Person | None) -> SessionState | None:
+        try:
+            return await self._load(store, chat_id, person)
+        except _NotYours:
+            log.warning("refused a step on a chat that belongs to someone else")
+            return None
 
     async def _merge(self, store: SessionStore, mine: SessionState, proposal_id: str,
                      notes: list[dict[str, Any]]) -> None:

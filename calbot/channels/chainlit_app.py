@@ -15,13 +15,14 @@ import importlib
 import logging
 import time
 import types
+from datetime import UTC, datetime
 from typing import Any
 
 import chainlit as cl
-from chainlit.utils import utc_now
 
 from calbot import safe_text, web_guard
-from calbot.channels import markdown
+from calbot.channels import chainlit_auth, markdown
+from calbot.channels.chainlit_auth import SignedOut
 from calbot.agent.loop import (
     CodeReply,
     Event,
@@ -33,7 +34,9 @@ from calbot.agent.loop import (
     ToolFinished,
     ToolStarted,
 )
-from calbot.explain import SOMETHING_WENT_WRONG
+from calbot.explain import (RESUMED_CHAT_GONE, RESUMED_PROPOSAL_EXPIRED, RESUMED_PROPOSAL_OPEN,
+                            SOMETHING_WENT_WRONG)
+from calbot.sessions import Person
 from calbot.wiring import build_service
 
 log = logging.getLogger("calbot.app")
@@ -55,13 +58,50 @@ def _without_constructor_sleep() -> None:
 
 _without_constructor_sleep()
 
+
+class _IncreasingClock:
+    """Chainlit stamps each message and step with utc_now() and a saved chat is shown sorted by those stamps (as
+    text). Without the sleep above, two stamps can fall in the same microsecond; this clock never gives the same
+    or an earlier stamp twice in a process (a chat's turn runs in one process), always with six digits of
+    microseconds so that the text sorts as the time does."""
+
+    def __init__(self) -> None:
+        self._last = datetime.min
+
+    def __call__(self) -> str:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if now <= self._last:
+            now = self._last + _ONE_MICROSECOND
+        self._last = now
+        return now.isoformat(timespec="microseconds") + "Z"
+
+
+_ONE_MICROSECOND = datetime.resolution
+stamp = _IncreasingClock()
+for _module in ("chainlit.emitter", "chainlit.message", "chainlit.step"):
+    importlib.import_module(_module).utc_now = stamp
+utc_now = stamp  # (this module's tool steps too)
+
 service = build_service()  # no network or database at import: both open on the first chat
 web_guard.install(service.settings.calbot_allowed_origins)  # only calbot's own page (and those listed) may drive it
+chainlit_auth.install_login_answers()  # refused sign-ins said in words; the throttle's client address
 
 TIME_ZONE_REQUEST = {"type": "calbot:time_zone?"}
 # A streamed reply's first words go to the page at once; later pieces at most this often (one socket.io event each
 # time instead of one per model chunk), and whatever is left goes with the finished message.
 STREAM_FLUSH_SECONDS = 0.05
+
+
+@cl.on_app_startup
+async def on_app_startup() -> None:
+    """Sign-in and saved chats when there are accounts (before any request). Chainlit only logs an exception from
+    this hook and serves on: a failure here stops the server instead, so the page never opens without sign-in by
+    mistake."""
+    try:
+        await chainlit_auth.start(service)
+    except Exception as exc:
+        log.critical("calbot could not set up sign-in; stopping")
+        raise SystemExit(1) from exc
 
 
 @cl.on_app_shutdown
@@ -92,16 +132,53 @@ def _proposal_messages() -> dict[str, cl.Message]:
     return messages
 
 
+async def _person() -> Person | None:
+    """Who is chatting (None: single-user mode). Raises SignedOut (its sentence is for the person)."""
+    return await chainlit_auth.person(service)
+
+
 @cl.on_chat_start
 async def on_chat_start() -> None:
     await cl.send_window_message(TIME_ZONE_REQUEST)  # public/calbot.js answers with the browser's zone
+
+
+@cl.on_chat_resume
+async def on_chat_resume(thread: dict[str, Any]) -> None:
+    """A saved chat reopened (the sidebar, its URL, after a restart): Chainlit shows its messages again; calbot's
+    chat continues from the store. An open proposal is offered again while its time is still ahead, else it is
+    closed, saying so. Someone else's chat is never shown (Chainlit checks the thread's author; the store too)."""
+    await cl.send_window_message(TIME_ZONE_REQUEST)
+    try:
+        person = await _person()
+        state = await service.load_chat(_chat_id(), person=person)
+    except SignedOut as exc:
+        await cl.Message(content=str(exc)).send()
+        return
+    except Exception:
+        log.exception("resuming a chat failed")
+        await cl.Message(content=SOMETHING_WENT_WRONG).send()
+        return
+    if state is None:
+        await cl.Message(content=RESUMED_CHAT_GONE).send()
+        return
+    proposal = state.proposal
+    if proposal is None or proposal.status != "open":
+        return
+    if proposal.start > service.now():
+        await cl.Message(content=RESUMED_PROPOSAL_OPEN).send()
+        await PageRenderer().show_proposal(ProposalReady(proposal))
+        return
+    await service.press_discard(_chat_id(), proposal.id, person=person)
+    await cl.Message(content=RESUMED_PROPOSAL_EXPIRED).send()
 
 
 @cl.on_window_message
 async def on_window_message(data: Any) -> None:
     if isinstance(data, dict) and data.get("type") == "calbot:time_zone" and isinstance(data.get("time_zone"), str):
         try:
-            await service.report_zone(_chat_id(), data["time_zone"][:64])
+            await service.report_zone(_chat_id(), data["time_zone"][:64], person=await _person())
+        except SignedOut:
+            return
         except Exception:  # the zone is asked for again by the next chat; the setting or host zone holds meanwhile
             log.exception("saving the browser's time zone failed")
 
@@ -162,7 +239,7 @@ class PageRenderer:
             return
         loop = asyncio.get_running_loop()
         if self.streaming is None:
-            self.streaming = cl.Message(content="")
+            self.streaming = cl.Message(content="", created_at=utc_now())  # in order when the chat is reopened
             self._flushed_at = loop.time()
             await self.streaming.stream_token(text)
             return
@@ -242,7 +319,9 @@ async def close_proposal(proposal_id: str, note: str) -> None:
 async def on_message(message: cl.Message) -> None:
     renderer = PageRenderer()
     try:
-        await service.send(_chat_id(), message.content, renderer.emit)
+        await service.send(_chat_id(), message.content, renderer.emit, person=await _person())
+    except SignedOut as exc:
+        await cl.Message(content=str(exc)).send()
     except Exception:
         log.exception("on_message failed")
         await cl.Message(content=SOMETHING_WENT_WRONG).send()
@@ -259,7 +338,10 @@ def _proposal_id(action: cl.Action) -> str:
 async def on_confirm(action: cl.Action) -> None:
     proposal_id = _proposal_id(action)
     try:
-        outcome = await service.press_confirm(_chat_id(), proposal_id)
+        outcome = await service.press_confirm(_chat_id(), proposal_id, person=await _person())
+    except SignedOut as exc:
+        await cl.Message(content=str(exc)).send()
+        return
     except Exception:
         log.exception("confirm failed")
         await cl.Message(content=SOMETHING_WENT_WRONG).send()
@@ -289,7 +371,10 @@ async def show_answer(proposal_id: str, button: str, outcome: dict[str, Any], *,
 async def on_discard(action: cl.Action) -> None:
     proposal_id = _proposal_id(action)
     try:
-        outcome = await service.press_discard(_chat_id(), proposal_id)
+        outcome = await service.press_discard(_chat_id(), proposal_id, person=await _person())
+    except SignedOut as exc:
+        await cl.Message(content=str(exc)).send()
+        return
     except Exception:
         log.exception("discard failed")
         await cl.Message(content=SOMETHING_WENT_WRONG).send()

@@ -301,9 +301,9 @@ async def test_a_zone_reported_while_the_first_turn_loads_its_chat_is_used_by_th
     loading = asyncio.Event()
     original = a._load
 
-    async def slow_load(store, chat_id):
+    async def slow_load(store, chat_id, person):
         loading.set()
-        state = await original(store, chat_id)
+        state = await original(store, chat_id, person)
         await asyncio.sleep(0.05)  # the turn holds the chat's lock and has no state yet
         return state
 
