@@ -5,6 +5,8 @@
 - Ana books a meeting; after a reload her chat is in the sidebar and reopens with its history; the app process is
   stopped and started again, the chat reopens from its URL and continues: her meetings are listed and one is
   cancelled with Confirm (exactly one cancel reaches the calendar);
+- a page on another port of the same host (same site: the cookie goes along) can neither read nor act as the
+  signed-in person; the same script from calbot's own origin can (the control);
 - Ben, signed in in another browser, does not see Ana's chat in his sidebar, gets nothing of it at its URL, and his
   meetings do not include hers; he signs out and is back at the sign-in form.
 The booking day is weekday(2) in this app's own sandbox file (no other test books there).
@@ -16,8 +18,10 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +29,7 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ZONE_WATCH
 from tests.e2e.helpers import NEW_YORK, bookings, local_day, send, shown, weekday
+from tests.e2e.test_origin import CHAT_JS, _attacker_page, _chat
 from testing.openai_fake import call, say
 from testing.processes import ROOT, chainlit_process
 
@@ -200,3 +205,68 @@ def test_a_saved_chat_reopens_after_a_reload_and_a_restart_and_stays_private(sig
     ben.locator("#user-nav-button").click()
     ben.get_by_text("Logout").click()
     ben.locator("input[name=password]").wait_for()
+
+
+@contextmanager
+def attacker_site(app_url: str) -> Iterator[str]:
+    page = _attacker_page(app_url)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+READ_THREADS = """async ([app, type]) => {
+  try {
+    const r = await fetch(app + "/project/threads", {method: "POST", credentials: "include",
+      headers: {"content-type": type}, body: JSON.stringify({pagination: {first: 20}, filter: {}})});
+    return {status: r.status, body: (await r.text()).slice(0, 2000)};
+  } catch (e) {
+    return {error: String(e)};
+  }
+}"""
+
+
+def test_another_port_cannot_use_the_signed_in_cookie(sign_in_app, scripted_model, new_page):
+    model, _ = scripted_model
+    model.reset()
+    model.on_user(r"^what can you do", say("I book, list, cancel and move your meetings."))
+    app = sign_in_app
+    ana = new_page()
+    sign_in(ana, app.url, ANA, PASSWORDS[ANA])
+    signed_in(ana)
+    with attacker_site(app.url) as attacker:
+        evil = ana.context.new_page()
+        evil.goto(attacker + "/")
+        attack = _chat(evil, app.url, "what can you do")
+        assert not attack["socketOpened"] and attack["events"] == [], attack
+        stolen = evil.evaluate(READ_THREADS, [app.url, "text/plain"])  # a simple request: no preflight
+        assert "error" in stolen, stolen
+        assert model.calls_count == 0
+
+        # The control: calbot's own origin, with the same cookie, can chat and read the person's chats.
+        own = ana.context.new_page()
+        own.goto(app.url + "/health")
+        own.add_script_tag(content=CHAT_JS)
+        chat = _chat(own, app.url, "what can you do")
+        assert chat["socketOpened"] and "task_end" in chat["events"], chat
+        assert model.calls_count == 1
+        listed = own.evaluate(READ_THREADS, [app.url, "application/json"])
+        assert listed["status"] == 200, listed
+    log = app.log.read_text()
+    assert f"(foreign origin; Origin '{attacker}'" in log  # refused by calbot's guard, not only by the browser
