@@ -1,18 +1,33 @@
-"""`python -m calbot users ...` (sign-in accounts: calbot.accounts.cli). `python -m calbot.sandbox` and
-`python -m calbot.setup_check` are their own modules."""
+"""`python -m calbot COMMAND ...`: users (sign-in accounts: calbot.accounts.cli), check (the setup check:
+calbot.setup_check), sandbox (the sandbox calendar as a server: calbot.sandbox). `python -m calbot.sandbox` and
+`python -m calbot.setup_check` work as before."""
 
 from __future__ import annotations
 
 import sys
 
+USAGE = """usage: python -m calbot COMMAND [ARGS...]
+
+commands:
+  users {add,list,passwd,disable,remove} ...   manage sign-in accounts
+  check [--json]                               try each part of the setup and say what to fix
+  sandbox [--port N ...]                       serve the sandbox calendar (a local Cal.com v2 emulator)"""
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["users"]:
+    command, rest = (args[0], args[1:]) if args else ("", [])
+    if command == "users":
         from calbot.accounts.cli import main as users
-        return users(args[1:])
-    print("usage: python -m calbot users {add,list,passwd,disable,remove} ...", file=sys.stderr)
-    return 2
+        return users(rest)
+    if command == "check":
+        from calbot.setup_check import main as check
+        return check(rest)
+    if command == "sandbox":
+        from calbot.sandbox.__main__ import main as sandbox
+        return sandbox(rest)
+    print(USAGE, file=sys.stderr)
+    return 0 if command in ("-h", "--help") else 2
 
 
 if __name__ == "__main__":

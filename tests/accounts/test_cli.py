@@ -77,3 +77,16 @@ def test_the_sandbox_module_still_runs() -> None:
                             capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and "--port" in result.stdout
+
+
+def test_the_calbot_command_lists_its_commands_and_dispatches_them(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CALBOT_", "CAL_", "OPENAI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    bare = subprocess.run([sys.executable, "-m", "calbot"], check=False, cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert bare.returncode == 2
+    assert all(f"\n  {name} " in bare.stderr for name in ("users", "check", "sandbox"))
+    for command, expected in (("check", "--json"), ("sandbox", "--port")):
+        helped = subprocess.run([sys.executable, "-m", "calbot", command, "--help"], check=False, cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert helped.returncode == 0 and expected in helped.stdout, helped.stderr
