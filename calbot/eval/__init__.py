@@ -1,5 +1,12 @@
 """The evaluation harness (issue 20): scheduling dialogues graded by the final calendar state, reported as pass^k.
 
-This step holds the grader only (calbot/eval/grading.py); the scenarios, the simulated user and the command
-(`python -m calbot.eval`) come next.
+    python -m calbot.eval --scripted                       # the project's scripted model: must score 100%
+    python -m calbot.eval --base-url URL --model NAME --k 4 --json eval.json --png eval.png
+
+- scenario.py: what a scenario is (data); scenarios_book.py, scenarios_change.py: the scenarios; catalog.py: all;
+- runner.py: one try (a fresh sandbox calendar, calbot's ChatService, the user's turns, the grade);
+- grading.py: the grade (end state and Cal.com requests) and tau-bench's pass^k;
+- scripted.py: the scripted assistant of --scripted and its deliberately broken variants;
+- user_sim.py: --user-model, an LLM playing the user from the scenario's goal;
+- metering.py: model calls and tokens; report.py: table, JSON, PNG, progress; __main__.py: the command.
 """
