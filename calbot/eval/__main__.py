@@ -15,23 +15,26 @@ import openai
 from calbot.config import DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL
 from calbot.eval.catalog import ALL, select
 from calbot.eval.report import Progress, Report, ScenarioResult
-from calbot.eval.runner import Backend, UserPlayer, run_try
+from calbot.eval.runner import Backend, TryResult, UserPlayer, run_try
 from calbot.eval.scenario import Scenario
 from calbot.eval.scripted import VARIANTS
 from calbot.eval.user_sim import SimulatedUser
 
 
 async def run_eval(scenarios: list[Scenario], backend: Backend, k: int, *, user: UserPlayer | None = None,
-                   progress: Progress | None = None) -> Report:
-    """k tries of every scenario, one after another (each try on a fresh calendar and chat)."""
-    results = []
-    for scenario in scenarios:
-        result = ScenarioResult(scenario.name)
-        for number in range(1, k + 1):
-            result.tries.append(await run_try(scenario, backend, user))
-            if progress is not None:
-                progress.step(f"{scenario.name} try {number}/{k}")
-        results.append(result)
+                   progress: Progress | None = None, parallel: int = 1) -> Report:
+    """k tries of every scenario, each on a fresh calendar and chat; `parallel` dialogues at a time."""
+    gate = asyncio.Semaphore(max(parallel, 1))
+
+    async def one(scenario: Scenario, number: int) -> TryResult:
+        async with gate:
+            result = await run_try(scenario, backend, user)
+        if progress is not None:
+            progress.step(f"{scenario.name} try {number}/{k}")
+        return result
+
+    tries = await asyncio.gather(*(one(s, n) for s in scenarios for n in range(1, k + 1)))
+    results = [ScenarioResult(s.name, list(tries[i * k:(i + 1) * k])) for i, s in enumerate(scenarios)]
     return Report(backend.model_name, k, results)
 
 
@@ -55,6 +58,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the project's scripted model, in process, no setup: must score 100%%")
     p.add_argument("--scripted-variant", choices=VARIANTS, default="correct",
                    help="with --scripted: a deliberately broken variant (utc-times, first-match)")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="dialogues run at the same time (default %(default)s; a local server may prefer 1)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return p
 
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(len(scenarios) * args.k)
     started = time.perf_counter()
     try:
-        report = asyncio.run(run_eval(scenarios, backend, args.k, user=user, progress=progress))
+        report = asyncio.run(run_eval(scenarios, backend, args.k, user=user, progress=progress,
+                                        parallel=args.parallel))
     finally:
         progress.close()
     print(report.table())

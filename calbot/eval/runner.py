@@ -194,11 +194,17 @@ async def run_try(scenario: Scenario, backend: Backend, user: UserPlayer | None 
     started = time.perf_counter()
     dialogue = Dialogue(scenario, backend)
     try:
-        if user is None:
-            for turn in scenario.turns:
-                await dialogue.play(turn)
-        else:
-            await user(dialogue)
+        try:
+            if user is None:
+                for turn in scenario.turns:
+                    await dialogue.play(turn)
+            else:
+                await user(dialogue)
+        except Exception as exc:  # noqa: BLE001 - one broken try (the user model's server, say) fails, the run goes on
+            result = dialogue.finish(started)
+            result.passed = False
+            result.failures.append(f"the dialogue stopped: {type(exc).__name__}: {exc}")
+            return result
         return dialogue.finish(started)
     finally:
         await dialogue.aclose()

@@ -108,3 +108,29 @@ async def test_a_user_who_gives_up_fails_the_grade() -> None:
 def test_wrong_arguments_are_refused(argv: list[str], capsys) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().err.strip()
+
+
+def test_any_openai_compatible_server_by_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """A model that only ever says "OK." books nothing: it passes the off-topic scenario and fails the booking."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    lazy, out = ScriptedModel(), tmp_path / "eval.json"
+    with ModelServer(lazy) as server:
+        code = main(["--base-url", server.base_url, "--model", "lazy-1", "--k", "2", "--parallel", "2",
+                     "--only", "book-one-message,off-topic-weather", "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["model"] == "lazy-1" and lazy.requests[0].model == "lazy-1"
+    assert [(s["name"], s["passes"], s["tries"]) for s in report["scenarios"]] == [
+        ("book-one-message", 0, 2), ("off-topic-weather", 2, 2)]
+    assert report["pass_hat"] == {"1": 0.5, "2": 0.5}
+    assert "live bookings start at []" in capsys.readouterr().out
+
+
+async def test_a_try_that_breaks_fails_and_the_run_goes_on() -> None:
+    async def broken_user(dialogue) -> None:
+        raise RuntimeError("the user model's server went away")
+
+    report = await run_eval(select("typed-yes,typed-no"), Backend.scripted(), 1, user=broken_user)
+    assert [s.passes for s in report.scenarios] == [0, 0]
+    assert "the dialogue stopped: RuntimeError" in report.scenarios[0].failures[0]
