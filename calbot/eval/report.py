@@ -1,8 +1,9 @@
 """What a run reports: the table per scenario, pass^1..pass^k, the JSON file, the PNG plot, and the progress line.
 
 JSON: {"model", "k", "scenarios": [{"name", "passes", "tries", ...}], "pass_hat": {"1": x, ..., "k": y}}; each
-scenario also carries its mean model calls, tokens (null when the server gave no usage) and seconds per try, and the
-grader's sentences for the tries that failed.
+scenario also carries its mean model calls, tokens (null when the server gave no usage) and seconds per try, the
+grader's sentences for the tries that failed, and the first failed try's dialogue turn by turn (what the user typed or
+pressed, model calls, tokens, Cal.com requests, what calbot answered), to see what went wrong.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class ScenarioResult:
         return mean(t.seconds for t in self.tries)
 
     @property
+    def first_failed_dialogue(self) -> list[dict[str, Any]]:
+        return next((t.log for t in self.tries if not t.passed), [])
+
+    @property
     def failures(self) -> list[str]:
         return [f"try {n}: {'; '.join(t.failures)}" for n, t in enumerate(self.tries, 1) if not t.passed]
 
@@ -64,7 +69,8 @@ class Report:
                 "scenarios": [{"name": s.name, "passes": s.passes, "tries": len(s.tries),
                                "model_calls": round(s.model_calls, 2),
                                "tokens": None if s.tokens is None else round(s.tokens, 1),
-                               "seconds": round(s.seconds, 3), "failures": s.failures} for s in self.scenarios],
+                               "seconds": round(s.seconds, 3), "failures": s.failures,
+                               "failed_dialogue": s.first_failed_dialogue} for s in self.scenarios],
                 "pass_hat": {n: round(v, 4) for n, v in self.pass_hats().items()}}
 
     def write_json(self, path: Path) -> None:

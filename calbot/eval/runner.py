@@ -81,6 +81,7 @@ class TryResult:
     tokens: int | None
     seconds: float
     transcript: Transcript = field(default_factory=Transcript)
+    log: list[dict[str, Any]] = field(default_factory=list)  # per turn: what the user did, calls, tokens, requests
 
 
 @dataclass
@@ -134,9 +135,10 @@ class Dialogue:
         self.proposal_id: str | None = None
         self.proposal_summary: str | None = None
         self.transcript = Transcript()
+        self.log: list[dict[str, Any]] = []
 
     async def play(self, turn: UserTurn) -> Turn:
-        mark = len(self.sandbox.server.requests)
+        mark, calls, tokens = len(self.sandbox.server.requests), self.meter.calls, self.meter.tokens
         if turn.kind == "say":
             if self.assistant is not None:
                 self.assistant.begin(turn.model)
@@ -148,6 +150,10 @@ class Dialogue:
         requests = [Request(method=r["method"], path=r["path"]) for r in list(self.sandbox.server.requests)[mark:]]
         done = Turn(kind=kind, requests=requests, reply=reply)
         self.transcript.turns.append(done)
+        self.log.append({"user": turn.text if turn.kind == "say" else f"[presses {turn.kind.title()}]",
+                         "graded_as": kind, "model_calls": self.meter.calls - calls,
+                         "tokens": self.meter.tokens - tokens if self.meter.usage_seen else None,
+                         "calcom": [f"{r.method} {r.path}" for r in requests], "reply": reply})
         return done
 
     async def _press(self, button: str) -> str:
@@ -161,8 +167,8 @@ class Dialogue:
     def _read(self, events: list[Any]) -> tuple[str, str]:
         kind, texts = "message", []
         for event in events:
-            if isinstance(event, TextDone | CodeReply):
-                texts.append(event.text)
+            if isinstance(event, TextDone) or (isinstance(event, CodeReply) and event.kind != "notice"):
+                texts.append(event.text)  # (the notice is the sandbox's "this is not your real calendar")
             elif isinstance(event, ProposalReady):
                 self.proposal_id, self.proposal_summary = event.proposal.id, event.proposal.summary
                 texts.append(f"[Proposal, with Confirm and Discard buttons: {event.proposal.summary}]")
@@ -177,7 +183,7 @@ class Dialogue:
     def finish(self, started: float) -> TryResult:
         verdict = grade(self.scenario.expected(), self.seeded, self.sandbox.store.all(), self.transcript)
         return TryResult(self.scenario.name, verdict.passed, verdict.failures, self.meter.calls,
-                         self.meter.tokens_or_none, time.perf_counter() - started, self.transcript)
+                         self.meter.tokens_or_none, time.perf_counter() - started, self.transcript, self.log)
 
     async def aclose(self) -> None:
         try:

@@ -64,6 +64,12 @@ async def test_a_model_that_acts_on_the_first_match_cancels_the_wrong_meeting() 
     assert set(failed) == {"cancel-3pm-two-matches", "cancel-by-title"}
     assert report.pass_hats()["1"] < 1.0
     assert "cancelled bookings start at" in failed["cancel-by-title"][0].split(": ", 1)[1]
+    [by_title] = [s for s in report.as_json()["scenarios"] if s["name"] == "cancel-by-title"]
+    asked, pressed = by_title["failed_dialogue"]  # what went wrong, turn by turn
+    assert asked["user"] == "Cancel the design review on Thursday" and asked["model_calls"] == 2
+    assert "Cancel the meeting standup" in asked["reply"] and "sandbox" not in asked["reply"]
+    assert pressed == {**pressed, "user": "[presses Confirm]", "graded_as": "confirm", "model_calls": 0,
+                       "calcom": ["GET /v2/bookings/standup", "POST /v2/bookings/standup/cancel"]}
 
 
 async def test_k_tries_give_pass_hat_up_to_k_and_calls_and_tokens_are_counted() -> None:
