@@ -10,6 +10,7 @@ USAGE = """usage: python -m calbot COMMAND [ARGS...]
 
 commands:
   users {add,list,passwd,disable,remove} ...   manage sign-in accounts
+  tokens {create,list,revoke} ...              manage the REST API's tokens
   check [--json]                               try each part of the setup and say what to fix
   sandbox [--port N ...]                       serve the sandbox calendar (a local Cal.com v2 emulator)"""
 
@@ -20,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "users":
         from calbot.accounts.cli import main as users
         return users(rest)
+    if command == "tokens":
+        from calbot.accounts.tokens import main as tokens
+        return tokens(rest)
     if command == "check":
         from calbot.setup_check import main as check
         return check(rest)
