@@ -32,7 +32,7 @@ from calbot.store.sql import MIGRATIONS, SqlStore, chats
 
 SQL_ONLY = pytest.mark.backends("sqlite", "postgres")
 CHAINLIT_TABLES = {"users", "threads", "steps", "elements", "feedbacks"}
-CALBOT_TABLES = {"chat_sessions", "proposal_claims", "accounts", "login_failures"}
+CALBOT_TABLES = {"chat_sessions", "proposal_claims", "accounts", "login_failures", "api_tokens"}
 _config = Config()
 _config.set_main_option("script_location", str(MIGRATIONS))
 HEAD = ScriptDirectory.from_config(_config).get_current_head()
@@ -214,7 +214,7 @@ async def test_migrations_applied_twice_change_nothing(database_url: str) -> Non
     await _migrate(database_url)
     assert await _schema(database_url) == first
     assert set(first) == CALBOT_TABLES | CHAINLIT_TABLES | {"alembic_version"}  # no name shared, none lost
-    assert HEAD == "0003"
+    assert HEAD == "0004"
     assert await _scalars(database_url, "SELECT version_num FROM alembic_version") == [HEAD]
 
 
@@ -276,7 +276,7 @@ async def test_downgrading_to_0002_drops_only_chainlit_tables(database_url: str)
             await conn.run_sync(_downgrade_to("0002"))
     finally:
         await engine.dispose()
-    assert set(await _schema(database_url)) == CALBOT_TABLES | {"alembic_version"}
+    assert set(await _schema(database_url)) == CALBOT_TABLES - {"api_tokens"} | {"alembic_version"}  # (0004's)
     await _migrate(database_url)
     assert CHAINLIT_TABLES <= set(await _schema(database_url))
 
