@@ -10,6 +10,7 @@ and Chainlit's middleware wrap the API too; a Bearer request from a script carri
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.routing import Mount
@@ -28,6 +29,10 @@ def install(app: Any, service: Any, *, limiter: RateLimiter | None = None) -> An
         if isinstance(route, Mount) and route.path == PREFIX:
             return route.app
     api = create_api(service, limiter=limiter)
-    app.mount(PREFIX, api)
-    app.router.routes.insert(0, app.router.routes.pop())
+    mount = Mount(PREFIX, app=api)
+    # Starlette's Mount matches `/api/v1/(?P<path>.*)`, where `.` stops at a newline: a path holding an encoded
+    # newline (%0A) would fall through to the page's routes and be answered outside the API. DOTALL keeps every
+    # path under /api/v1 in the API.
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    app.router.routes.insert(0, mount)  # ahead of Chainlit's catch-all GET /{full_path:path}
     return api

@@ -30,7 +30,7 @@ def proposal_view(proposal: Proposal, chat_expires: datetime | None = None) -> d
     expires = proposal.start if chat_expires is None else min(proposal.start, chat_expires)
     view: dict[str, Any] = {"id": proposal.id, "action": proposal.action, "summary": proposal.summary,
                             "start": local_iso(proposal.start, zone), "end": local_iso(proposal.end, zone),
-                            "time_zone": zone, "expires_at": local_iso(expires, zone)}
+                            "time_zone": zone, "previous_start": None, "expires_at": local_iso(expires, zone)}
     if proposal.action == "reschedule" and proposal.old_start is not None:
         view["previous_start"] = local_iso(proposal.old_start, zone)
     return view

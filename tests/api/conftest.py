@@ -90,12 +90,18 @@ async def make_api(tmp_path: Path, model: Any, sandbox: Any, clock: Clock,  # no
                    make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Any]]:  # noqa: F811
     made: list[Api] = []
 
-    async def make(*, limit: int = 1000, accounts: tuple[str, ...] = (), **overrides: Any) -> Api:
+    async def make(*, limit: int = 1000, accounts: tuple[str, ...] = (), calendar_down: bool = False,
+                   **overrides: Any) -> Api:
+        """`calendar_down`: Cal.com (CAL_API_KEY set) cannot be reached."""
         sessions = SessionClock()
+        if calendar_down:
+            overrides.setdefault("cal_api_key", "cal_live_secret_key_123")
         settings = make_settings(**overrides)
         store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path}/calbot-{len(made)}.db",
                                     ttl=settings.calbot_session_ttl, clock=sessions)
-        service = ChatService(settings, model_client=model.client(), sandbox=sandbox, clock=clock, store=store,
+        unreachable = httpx.MockTransport(lambda request: (_ for _ in ()).throw(httpx.ConnectError("down")))
+        service = ChatService(settings, model_client=model.client(), sandbox=None if calendar_down else sandbox,
+                              cal_transport=unreachable if calendar_down else None, clock=clock, store=store,
                               session_clock=sessions)
         for email in accounts:
             await AccountStore(store, hasher=FAST).add(email, "long-enough-password", name=email.split("@")[0])
