@@ -20,13 +20,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import openai
+from pydantic import BaseModel, Field
 
 from calbot.agent import history
-from calbot.agent.loop import Agent, CodeReply, Emit, ProposalAnswered, ProposalWithdrawn, TurnResult
+from calbot.agent.loop import (Agent, CodeReply, Emit, ProposalAnswered, ProposalReady, ProposalWithdrawn, ToolFinished,
+                               TurnResult)
 from calbot.agent.prompt import calendar_instructions
 from calbot.booking.access import new_session
 from calbot.booking.account import AccountError
@@ -61,6 +63,21 @@ def new_model_client(api_key: str, base_url: str | None, *, timeout: httpx.Timeo
     environment itself, bringing back a value the settings refused (issue 15, finding 12)."""
     return openai.AsyncOpenAI(api_key=api_key, base_url=base_url or DEFAULT_OPENAI_BASE_URL, timeout=timeout,
                               max_retries=max_retries, http_client=openai.DefaultAioHttpClient())
+
+
+class Choice(BaseModel):
+    """A button that asks for something in code, without the model: a free time to book (`start`: the time as the
+    tool result gave it, ISO 8601 in UTC), or a listed meeting to cancel or move (`booking_uid`). `label` is what
+    the button said (calbot's own words and times, never text someone else wrote), noted in the history."""
+
+    kind: Literal["book_at", "cancel", "move"]
+    start: str | None = Field(default=None, max_length=40)
+    booking_uid: str | None = Field(default=None, max_length=100)
+    event_type_id: int | None = Field(default=None, gt=0)  # book_at: the kind of meeting the free times were for
+    label: str = Field(max_length=120)
+
+
+_CHOICE_TOOLS = {"book_at": "book_meeting", "cancel": "cancel_meeting", "move": "reschedule_meeting"}
 
 
 EMPTY_MESSAGE_REPLY = "Tell me what you would like to do, for example: book a meeting tomorrow at 3pm."
@@ -224,6 +241,41 @@ class ChatService(ChatsByIdMixin):
             state.user.offer_zone(calendar.account.host_time_zone, "default")
         return await agent.run(state, cleaned, emit)
 
+    async def handle_choice(self, state: SessionState, choice: Choice, emit: Emit) -> dict[str, Any]:
+        """The person pressed a free time or a meeting's Cancel or Move: the tool runs in code with what the
+        button names (merged with the details already given, as a model's call would be), through the same rules
+        (the slot checked again, the meeting theirs); a proposal still waits for Confirm. The open proposal, if any,
+        is withdrawn first, as a typed message would. Returns the tool's result."""
+        try:
+            calendar = await self.calendar()
+        except AccountError as exc:
+            await emit(CodeReply(str(exc), "error"))
+            return {"ok": False, "status": "calendar_error", "error": str(exc)}
+        if (state.proposal is not None and state.proposal.status != "executing"
+                and await self.claim(state.chat_id, state.proposal.id)):
+            withdrawn = calendar.executor.withdraw(state)
+            if withdrawn is not None:
+                await emit(ProposalWithdrawn(withdrawn))
+        name = _CHOICE_TOOLS[choice.kind]
+        arguments: dict[str, Any] = ({"start": choice.start} if choice.kind == "book_at"
+                                     else {"booking_uid": choice.booking_uid})
+        if choice.kind == "book_at" and choice.event_type_id:
+            arguments["event_type_id"] = choice.event_type_id
+        uid = f" (uid {choice.booking_uid})" if choice.booking_uid else ""
+        history.append(state.history, {"role": "user", "content": f"[The user pressed: {choice.label}{uid}]"})
+        result = await calendar.executor.call(state, name, arguments)  # (counted as this chat's Cal.com requests)
+        proposal = calendar.executor.opened(state, result)
+        await emit(ToolFinished(f"choice-{state.turns_started}", name, arguments, result,
+                                calendar.executor.shown_as(name)))
+        if proposal is not None:
+            await emit(ProposalReady(proposal))
+            note = f"[calbot showed the proposal with Confirm and Discard: {proposal.summary}]"
+        else:
+            note = _choice_sentence(result)
+            await emit(CodeReply(note, "guard"))
+        history.append(state.history, {"role": "assistant", "content": note})
+        return result
+
     async def _typed_answer(self, state: SessionState, text: str, proposal_id: str, answer: str,
                             emit: Emit) -> TurnResult:
         """The person typed yes or no to the open proposal: exactly what the Confirm or Discard button does (claimed
@@ -270,3 +322,10 @@ class ChatService(ChatsByIdMixin):
     @staticmethod
     def _note(state: SessionState, button: str, outcome: dict[str, Any]) -> None:
         history.append(state.history, history.button_note(button, outcome))
+
+
+def _choice_sentence(result: dict[str, Any]) -> str:
+    """What a pressed choice that made no proposal says: what is still missing, or why not."""
+    if result.get("ask_user_for"):
+        return "To go on, tell me " + ", ".join(str(x) for x in result["ask_user_for"]) + "."
+    return str(result.get("error") or result.get("message") or "That could not be done; nothing was changed.")

@@ -61,6 +61,9 @@ NOT_YOUR_CHAT = "There is no such chat for you; start a new chat. Nothing was ch
 RESUMED_PROPOSAL_OPEN = "This proposal is still open: press Confirm to make the change, or Discard."
 RESUMED_PROPOSAL_EXPIRED = ("The proposal in this chat expired while it was closed (its time has passed); nothing "
                             "was changed.")
+# Free times as buttons (calbot/channels/choices.py):
+FREE_TIMES_NEARBY = "Free times nearby: press one to book it (you still confirm)."
+FREE_TIMES_TO_PRESS = "Press a free time to book it (you still confirm)."
 # Sign-in (calbot/channels/chainlit_auth.py):
 WRONG_EMAIL_OR_PASSWORD = "Wrong email or password."
 SIGN_IN_AGAIN = "Please sign in again; nothing was changed."

@@ -24,7 +24,7 @@ from calbot.agent.loop import CodeReply, Emit, TurnResult
 from calbot.booking.session import SessionState
 from calbot.errors import CalbotError
 from calbot.explain import (CHANGE_IN_PROGRESS, CHAT_CHANGED_ELSEWHERE, NOT_YOUR_CHAT, PROPOSAL_NOT_OPEN,
-                            SOMETHING_WENT_WRONG)
+                            RESUMED_CHAT_GONE, SOMETHING_WENT_WRONG)
 from calbot.store.base import Clock, SessionStore, StaleSessionError, StoreError, expired, utc_now
 from calbot.store.memory import MemoryStore
 
@@ -226,6 +226,24 @@ class ChatsByIdMixin:
                 return TurnResult("failed", error=CHAT_CHANGED_ELSEWHERE)
             await self._keep_zone(person, state, zone_before)
             return result
+
+    async def choose(self, chat_id: str, choice: Any, emit: Emit, *, person: Person | None = None) -> bool:
+        """A button pressed in the chat `chat_id` that asks for something in code (calbot.chat.Choice: a free time,
+        a meeting's Cancel or Move), saved as a turn is. False when the chat is gone or not the person's."""
+        store = await self._open(chat_id)
+        async with self._lock(chat_id):
+            state = await self._mine(store, chat_id, person)
+            if state is None:
+                await emit(CodeReply(RESUMED_CHAT_GONE, "error"))
+                return False
+            expected = state.version
+            try:
+                await self.handle_choice(state, choice, emit)  # type: ignore[attr-defined]
+            finally:
+                kept = await self._save(store, state, expected)
+            if not kept:
+                await emit(CodeReply(CHAT_CHANGED_ELSEWHERE, "error"))
+            return kept
 
     async def report_zone(self, chat_id: str, time_zone: str, *, person: Person | None = None) -> bool:
         """The browser's zone for this chat (never over one the user gave in the chat). True if it changed.

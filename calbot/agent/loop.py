@@ -72,6 +72,7 @@ class ToolStarted:
     call_id: str
     name: str
     arguments: dict[str, Any] | str  # parsed JSON, or the raw text when it is not valid JSON
+    label: str = ""  # the step's name for people, from the toolbox ("" : show the tool's name)
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,7 @@ class Agent:
 
     async def _run_tool(self, state: SessionState, call: _ToolCall, emit: Emit) -> dict[str, Any]:
         arguments = call.parsed()
-        await emit(ToolStarted(call.id, call.name, arguments))
+        await emit(ToolStarted(call.id, call.name, arguments, self.toolbox.label(call.name)))
         try:
             outcome = await self.toolbox.call(state, call.name, call.arguments)
         except Exception:  # a bug in a tool must not end the chat; the model can still answer

@@ -42,3 +42,7 @@ class Toolbox(Protocol):
     def shown_as(self, name: str) -> str | None:
         """How a page shows this tool's result itself, passed on in ToolFinished ("meetings": a table), or None."""
         ...
+
+    def label(self, name: str) -> str:
+        """What a page calls this tool's step for people ("Checking your calendar"); "" to use the tool's name."""
+        ...

@@ -145,6 +145,11 @@ class Executor:
         return tool is not None and tool.writes
 
     @staticmethod
+    def label(name: str) -> str:
+        tool = TOOLS.get(name)
+        return tool.label if tool is not None else ""
+
+    @staticmethod
     def shown_as(name: str) -> str | None:
         tool = TOOLS.get(name)
         return tool.shown_as if tool is not None else None

@@ -41,6 +41,7 @@ class Tool:
     args: type[ToolArgs]  # its docstring is the tool's description, its fields the parameters
     handler: Handler
     shown_as: ShownAs | None = None  # how a page shows the result itself (calbot/channels/markdown.py), beside the model's words
+    label: str = ""  # what a page calls the step while it runs, for people ("Looking for free times")
 
     @property
     def writes(self) -> bool:
@@ -53,12 +54,12 @@ class Tool:
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
-    Tool("check_availability", CheckAvailabilityArgs, check_availability),
-    Tool("book_meeting", BookMeetingArgs, propose_booking),
-    Tool("list_meetings", ListMeetingsArgs, list_meetings, shown_as="meetings"),
-    Tool("cancel_meeting", CancelMeetingArgs, propose_cancel),
-    Tool("reschedule_meeting", RescheduleMeetingArgs, propose_reschedule),
-    Tool("set_time_zone", SetTimeZoneArgs, set_time_zone, shown_as="zone_change"),
+    Tool("check_availability", CheckAvailabilityArgs, check_availability, label="Looking for free times"),
+    Tool("book_meeting", BookMeetingArgs, propose_booking, label="Checking the time for your booking"),
+    Tool("list_meetings", ListMeetingsArgs, list_meetings, shown_as="meetings", label="Checking your calendar"),
+    Tool("cancel_meeting", CancelMeetingArgs, propose_cancel, label="Preparing the cancellation"),
+    Tool("reschedule_meeting", RescheduleMeetingArgs, propose_reschedule, label="Checking the new time"),
+    Tool("set_time_zone", SetTimeZoneArgs, set_time_zone, shown_as="zone_change", label="Changing your time zone"),
 )}
 
 TOOL_ARGS: dict[str, type[ToolArgs]] = {name: tool.args for name, tool in TOOLS.items()}

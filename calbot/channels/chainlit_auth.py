@@ -28,7 +28,13 @@ from typing import Any
 import chainlit as cl
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
-from calbot.accounts import AccountError, LoginThrottled, ensure_auth_secret, header_email, verified_oauth_email
+from calbot.accounts import (
+    AccountError,
+    LoginThrottled,
+    ensure_auth_secret,
+    header_email,
+    verified_oauth_email,
+)
 from calbot.chat import ChatService
 from calbot.errors import CalbotError
 from calbot.explain import ACCOUNT_DISABLED, SIGN_IN_AGAIN, WRONG_EMAIL_OR_PASSWORD

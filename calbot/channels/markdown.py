@@ -158,7 +158,9 @@ def _table(meetings: list[dict[str, Any]], zone: str, title: str, name_zone: boo
     for view in meetings:
         day, time_ = _when_cells(view, zone)
         with_whom = ", ".join(str(w) for w in _written(view, "with") or []) or "-"
-        rows.append(f"| {day} | {time_} | {escape(_written(view, 'title') or 'Meeting', CELL_CHARS)} | "
+        # What it is about: the reason given when booking tells meetings apart better than the event type's title.
+        what = _written(view, "reason") or _written(view, "title") or "Meeting"
+        rows.append(f"| {day} | {time_} | {escape(what, CELL_CHARS)} | "
                     f"{escape(with_whom, CELL_CHARS)} | "
                     f"{escape(view.get('status') or '')} |")
     return "\n".join(rows)

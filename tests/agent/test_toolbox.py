@@ -62,6 +62,9 @@ class EchoBox:
     def shown_as(self, name: str) -> str | None:
         return "an echo" if name == "echo" else None
 
+    def label(self, name: str) -> str:
+        return "Echoing" if name == "echo" else ""
+
 
 def agent(model: ScriptedModel, box: EchoBox) -> Agent:
     return Agent(model.client(), "gpt-4.1-mini", box, instructions=lambda state: f"You echo for {state.chat_id}.")

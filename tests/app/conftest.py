@@ -78,7 +78,7 @@ NOW = FIXED_NOW
 
 # Emitter methods the page understands; a call to any other one is listed in `page.unexpected`.
 HANDLED = {"send_step", "update_step", "delete_step", "stream_start", "send_token", "emit", "send_window_message",
-           "task_start", "task_end"}
+           "task_start", "task_end", "send_element"}
 _session_numbers = itertools.count(1)
 
 
@@ -127,6 +127,7 @@ class Page:
         self.events: list[tuple[str, Any]] = []  # every emitter call, in order
         self.items: dict[str, Shown] = {}  # id -> message/step, in first-seen order
         self.window_messages: list[Any] = []
+        self.elements: list[dict[str, Any]] = []  # files and other elements sent (their dicts)
         self.emitter = AsyncMock(spec=BaseChainlitEmitter)
         self.emitter.send_step.side_effect = self._send_step
         self.emitter.update_step.side_effect = self._update_step
@@ -135,6 +136,7 @@ class Page:
         self.emitter.send_token.side_effect = self._send_token
         self.emitter.emit.side_effect = self._emit
         self.emitter.send_window_message.side_effect = self._window_message
+        self.emitter.send_element.side_effect = self._send_element
 
     def attach(self) -> Page:
         """Make this tab the current Chainlit context. Call it inside the running test coroutine."""
@@ -231,6 +233,10 @@ class Page:
             item = self.items[data["forId"]]
             item.removed_actions.append(dict(data))
             item.actions = [a for a in item.actions if a["id"] != data["id"]]
+
+    def _send_element(self, element: dict[str, Any]) -> None:
+        self.events.append(("send_element", dict(element)))
+        self.elements.append(dict(element))
 
     def _window_message(self, data: Any) -> None:
         self.events.append(("window_message", data))

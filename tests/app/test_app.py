@@ -117,7 +117,7 @@ async def test_booking_message_shows_a_tool_step_and_a_proposal_with_confirm_and
 
     proposal = await open_proposal(page, model)
 
-    assert [s.name for s in page.steps] == ["book_meeting"]
+    assert [s.name for s in page.steps] == ["Checking the time for your booking"]  # named for people
     step = page.steps[0]
     assert json.loads(step.input) == {"start": "2026-11-24T15:00", "reason": "Budget review"}
     assert json.loads(step.content)["status"] == "awaiting_confirmation"
@@ -334,7 +334,7 @@ async def test_list_is_a_table_in_the_users_zone_with_the_zone_named(page, chat,
 
     await app.on_message(cl.Message(content="Show me my scheduled meetings."))
 
-    assert [s.name for s in page.steps_since(mark)] == ["list_meetings"]
+    assert [s.name for s in page.steps_since(mark)] == ["Checking your calendar"]
     tables = [m.content for m in page.messages_since(mark) if "|---|" in m.content]
     assert len(tables) == 1, page.texts
     table = tables[0]
