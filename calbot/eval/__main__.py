@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print("--user-model needs a real model: the scripted one answers only the scripted turns", file=sys.stderr)
         return 2
     user: UserPlayer | None = None
+    simulated: SimulatedUser | None = None
     if args.scripted:
         backend = Backend.scripted(args.scripted_variant)
     else:
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if args.user_model:
             client = openai.AsyncOpenAI(api_key=api_key, base_url=args.base_url or DEFAULT_OPENAI_BASE_URL)
-            user = SimulatedUser(client, args.user_model).play
+            simulated = SimulatedUser(client, args.user_model)
+            user = simulated.play
     logging.basicConfig(level=logging.ERROR)  # calbot's warnings (a model error, say) are graded, not printed
     progress = Progress(len(scenarios) * args.k)
     started = time.perf_counter()
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         progress.close()
     print(report.table())
     print(f"\n{len(scenarios) * args.k} dialogues in {time.perf_counter() - started:.1f} s")
+    if simulated is not None:
+        print(f"user model {simulated.model}: {simulated.calls} calls, {simulated.tokens} tokens (not in the table)")
     if args.json:
         report.write_json(args.json)
         print(f"wrote {args.json}")

@@ -140,3 +140,12 @@ async def test_a_try_that_breaks_fails_and_the_run_goes_on() -> None:
     report = await run_eval(select("typed-yes,typed-no"), Backend.scripted(), 1, user=broken_user)
     assert [s.passes for s in report.scenarios] == [0, 0]
     assert "the dialogue stopped: RuntimeError" in report.scenarios[0].failures[0]
+
+
+def test_the_scripted_run_fails_loudly_when_it_is_not_100_percent(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The harness checks itself: a scenario whose expected end state is wrong makes the scripted run exit 1."""
+    wrong = BY_NAME["typed-yes"].model_copy(update={"end": BY_NAME["typed-no"].end})
+    monkeypatch.setattr("calbot.eval.__main__.select", lambda names: [wrong])
+    assert main(["--scripted", "--k", "1"]) == 1
+    printed = capsys.readouterr()
+    assert "the harness itself is broken" in printed.err and "pass^1: 0.000" in printed.out
