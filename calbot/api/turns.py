@@ -18,11 +18,11 @@ from calbot.booking.session import Proposal, SessionState
 from calbot.timezones import get_zone, parse_instant
 
 WITHDRAWN = "The proposal that was open was withdrawn because you sent a new message; nothing was changed."
-PROPOSED = "{summary} Nothing has changed yet: confirm or discard this proposal."
+PROPOSED = "Nothing has changed yet: confirm or discard this proposal."
 
 
 def local_iso(instant: datetime, zone: str) -> str:
-    return instant.astimezone(get_zone(zone)).isoformat()
+    return instant.astimezone(get_zone(zone)).isoformat(timespec="seconds")
 
 
 def proposal_view(proposal: Proposal, chat_expires: datetime | None = None) -> dict[str, Any]:
@@ -104,10 +104,10 @@ class TurnCollector:
         elif isinstance(event, ToolFinished):
             self._tool_result(event)
             await self._send("tool_finished", {"name": event.name, "ok": bool(event.result.get("ok")),
-                                               "status": str(event.result.get("status") or "")})
+                                               "status": event.result.get("status")})
         elif isinstance(event, ProposalReady):
             self.proposal = event.proposal
-            self.parts.append(PROPOSED.format(summary=event.proposal.summary))
+            self.parts.extend([event.proposal.summary, PROPOSED])
             await self._send("proposal", proposal_view(event.proposal))
         elif isinstance(event, ProposalWithdrawn):
             self.parts.append(WITHDRAWN)
