@@ -12,6 +12,7 @@ import base64
 import importlib
 import time
 import types
+from uuid import uuid4
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -199,8 +200,9 @@ class PageRenderer:
         proposal = event.proposal
         payload = {"proposal_id": proposal.id}
         message = cl.Message(content=markdown.proposal_markdown(proposal), actions=[
-            cl.Action(name="confirm", payload=payload, label="Confirm", icon="check"),
-            cl.Action(name="discard", payload=payload, label="Discard", icon="x"),
+            # (ids with calbot's prefixes: public/calbot.css makes these two large, Confirm filled)
+            cl.Action(name="confirm", payload=payload, label="Confirm", icon="check", id=f"calbot-confirm-{uuid4()}"),
+            cl.Action(name="discard", payload=payload, label="Discard", icon="x", id=f"calbot-discard-{uuid4()}"),
         ])
         await message.send()
         _proposal_messages()[proposal.id] = message

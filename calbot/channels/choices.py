@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from uuid import uuid4
+
 import chainlit as cl
 
 from calbot.chat import Choice
@@ -32,7 +34,8 @@ def _label(moment: datetime, zone: str) -> str:
 
 
 def _action(choice: Choice, icon: str) -> cl.Action:
-    return cl.Action(name=CHOOSE, payload=choice.model_dump(exclude_none=True), label=choice.label, icon=icon)
+    return cl.Action(name=CHOOSE, payload=choice.model_dump(exclude_none=True), label=choice.label, icon=icon,
+                     id=f"calbot-choice-{uuid4()}")  # (styled as outlined buttons by public/calbot.css)
 
 
 def time_actions(result: dict[str, Any]) -> list[cl.Action]:
