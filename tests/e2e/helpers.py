@@ -5,7 +5,7 @@ The app runs on the real clock, so days are computed: `weekday(n)` is the n-th w
 the first one at least two days ahead in America/New_York. Each test uses its own day so that tests sharing the app's
 sandbox file never meet: test_flows.py uses weekday(0) and weekday(1); the other tests use weekday(2) to weekday(9);
 test_untrusted_text.py uses weekday(10), test_origin.py weekday(11), test_event_types.py weekday(12) and
-test_choices.py weekday(13) and weekday(14), test_screenshots.py weekday(15) and weekday(16);
+test_choices.py weekday(13) and weekday(14), test_screenshots.py weekday(15) and weekday(16), test_accessibility.py weekday(17);
 a test that needs another day (after a DST change) takes one after weekday(ALLOTTED - 1).
 The sandbox host works Mon-Fri 09:00-17:00 Europe/London, which is 04:00/05:00-12:00/13:00 in New York and
 10:00-18:00 in Berlin, so 09:00-11:30 New York and 10:00-17:30 Berlin are always inside it.
@@ -30,7 +30,7 @@ USER_NAME = "Ana Diaz"
 NEW_YORK = "America/New_York"
 BERLIN = "Europe/Berlin"
 THIRTY_MIN = 1001  # the sandbox's default (30 minute) event type, the one the app books
-ALLOTTED = 17  # weekday(0) .. weekday(16) are reserved for tests that name their day by index
+ALLOTTED = 18  # weekday(0) .. weekday(17) are reserved for tests that name their day by index
 
 
 def weekday(n: int, zone: str = NEW_YORK) -> date:
