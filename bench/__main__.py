@@ -5,6 +5,9 @@
     .venv/bin/python -m bench --json          # the same figures as one JSON object on stdout
     .venv/bin/python -m bench --quick         # fewer turns and 10 concurrent chats (what CI runs, via pytest)
 
+The concurrent chats run twice: single-user (no data layer) and with sign-in on (Chainlit's data layer writing every
+message to calbot's database), each with the app's CPU per turn.
+
 Progress goes to stderr. The exit code is 0 whether or not the targets are met (the table says which are not);
 it is 1 when the bench itself fails (a flow does not complete, the app does not start).
 """
@@ -40,7 +43,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--delay", type=float, default=1.0, help="the model's delay in the concurrency run (s)")
     parser.add_argument("--clients", type=int, default=None, help="concurrent chats (default 100, quick 10)")
     parser.add_argument("--turns", type=int, default=None, help="measured overhead turns (default 300, quick 30)")
-    parser.add_argument("--no-concurrency", action="store_true", help="skip the chainlit run (figure: null)")
+    parser.add_argument("--no-concurrency", action="store_true", help="skip the chainlit runs (figures: null)")
+    parser.add_argument("--no-data-layer", action="store_true",
+                        help="skip only the concurrency run with sign-in and the data layer on (its figures: null)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where prompt_size.png goes")
     parser.add_argument("-v", "--verbose", action="store_true", help="also list each flow's Cal.com requests")
     args = parser.parse_args(argv)
@@ -80,6 +85,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         mark = time.perf_counter()
         concurrency = run_concurrency(args.clients, args.delay)
         seconds["concurrency"] = time.perf_counter() - mark
+    signed_in = None
+    if not args.no_concurrency and not args.no_data_layer:
+        progress(f"bench: the same {args.clients} chats signed in (sign-in and Chainlit's data layer on) ...")
+        mark = time.perf_counter()
+        signed_in = run_concurrency(args.clients, args.delay, sign_in=True)
+        seconds["concurrency_signed_in"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
 
     book = flows["book"]
@@ -101,6 +112,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "overhead_ms_p99": round(overhead.percentile(99), 3),
         "store_ms_p50": round(overhead.store_percentile(50), 3),
         "concurrent100_p95_s": concurrency.as_dict()["turn_p95_s"] if concurrency else None,
+        # the app's CPU per turn in that run (data layer off), and in the same run signed in (data layer on)
+        "app_cpu_ms_per_turn": concurrency.as_dict()["app_cpu_ms_per_turn"] if concurrency else None,
+        "app_cpu_ms_per_turn_data_layer": signed_in.as_dict()["app_cpu_ms_per_turn"] if signed_in else None,
+        "concurrent100_data_layer_p95_s": signed_in.as_dict()["turn_p95_s"] if signed_in else None,
         "quick": args.quick,
         "targets": report.targets(args.delay),
         "details": {
@@ -110,6 +125,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                               "plot": str(png)},
             "overhead": overhead.as_dict(),
             "concurrency": concurrency.as_dict() if concurrency else None,
+            "concurrency_signed_in": signed_in.as_dict() if signed_in else None,
             "seconds": {k: round(v, 2) for k, v in seconds.items()},
         },
     }
@@ -132,6 +148,7 @@ def verbose_lines(figures: dict[str, Any]) -> list[str]:
     lines.append(f"reference at turn 50: {growth['resolution']}")
     lines.append(f"overhead: {figures['details']['overhead']}")
     lines.append(f"concurrency: {figures['details']['concurrency']}")
+    lines.append(f"concurrency signed in: {figures['details']['concurrency_signed_in']}")
     return lines
 
 
@@ -151,11 +168,17 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
         lines.append(f"prompt growth without the bound: {growth['without_bound']['ratio_50_vs_5']}x "
                      f"(turn 50: {growth['without_bound']['turn50_chars']} chars, with the bound: "
                      f"{growth['turn50_chars']})")
-    if details["concurrency"]:
-        c = details["concurrency"]
-        lines.append(f"concurrency: {c['completed']}/{c['clients']} turns completed; p50 {c['turn_p50_s']} s, "
+    for key, name in (("concurrency", "concurrency"), ("concurrency_signed_in", "concurrency signed in")):
+        if not details.get(key):
+            continue
+        c = details[key]
+        lines.append(f"{name}: {c['completed']}/{c['clients']} turns completed; p50 {c['turn_p50_s']} s, "
                      f"p95 {c['turn_p95_s']} s, max {c['turn_max_s']} s (first token p95 {c['first_token_p95_s']} s)"
                      + (f"; app CPU {c['app_cpu_ms_per_turn']} ms per turn" if c.get("app_cpu_ms_per_turn") else "")
+                     + (f" ({c['app_cpu_ms_per_turn_settled']} once the app is quiet)"
+                        if c.get("app_cpu_ms_per_turn_settled") else "")
+                     + (f"; saved {c['saved_rows']}" if c.get("saved_rows") else "")
+                     + (f"; connect (sign-in included) {c['connect_all_s']} s" if c.get("signed_in") else "")
                      + (f"; errors: {c['errors']}" if c["errors"] else ""))
     lines.append(f"plot: {growth['plot']}; took {details['seconds']['total']:.1f} s"
                  + (" (quick mode)" if figures["quick"] else ""))

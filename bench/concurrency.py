@@ -27,6 +27,12 @@ shows it with far less run-to-run noise than the p95.
 
 One warm-up chat goes first (not counted): it opens the calendar connection (the start-up look-ups). Then every
 client connects and starts its chat, and when all have, all send their message at (nearly) the same time.
+
+With sign_in=True (bench/signed_in.py) the same run happens with sign-in on: one password account in a fresh SQLite
+CALBOT_DATABASE_URL, so Chainlit's SQLAlchemy data layer writes every thread and step there; each client first signs
+in (POST /login, a few at a time, timed apart: sign_in_all_s) and its socket carries the access_token cookie. Chainlit starts those writes as tasks on the app's
+event loop (asyncio.create_task in Message.send/Step.send/update), so some may still run after a turn's task_end: the
+CPU is also read once the app has gone quiet after the burst (app_cpu_ms_per_turn_settled), clients still connected.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ from typing import Any
 import httpx
 import socketio
 
+from bench import signed_in as sign_in_mode
 from bench.brain import SMALL_TALK
+from bench.cpu import process_cpu_seconds, settled_cpu_seconds
 from bench.harness import USER_EMAIL, USER_NAME, USER_ZONE
 from testing.processes import chainlit_process, stop
 
@@ -65,14 +73,15 @@ class ConcurrencyError(RuntimeError):
 
 
 @contextmanager
-def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0) -> Iterator[tuple[str, Path, int]]:
-    """`env -u CI chainlit run app.py -h --host 127.0.0.1 --port P` with the bench model and a fresh sandbox file.
-    Yields (url, log path, pid); the process is always stopped at the end."""
+def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0,
+                extra: dict[str, str] | None = None) -> Iterator[tuple[str, Path, int]]:
+    """`env -u CI chainlit run app.py -h --host 127.0.0.1 --port P` with the bench model and a fresh sandbox file
+    (`extra`: more settings, e.g. sign-in's). Yields (url, log path, pid); the process is always stopped at the end."""
     # Blank counts as unset for calbot, and a variable that is set (even blank) wins over a developer's .env.
     settings = dict(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=model_base_url, OPENAI_MODEL="scripted",
                     CAL_API_KEY="", CAL_API_BASE_URL="", CAL_EVENT_TYPE_ID="", CAL_USER_EMAIL=USER_EMAIL,
                     CAL_USER_NAME=USER_NAME, CALBOT_TIMEZONE=USER_ZONE, CALBOT_SANDBOX_DB=str(home / "sandbox.db"),
-                    CHAINLIT_ENV_FILE=str(home / "no.env"))
+                    CHAINLIT_ENV_FILE=str(home / "no.env"), **(extra or {}))
     log = home / "app.log"
     started = False
     try:
@@ -89,6 +98,7 @@ def running_app(model_base_url: str, home: Path, startup_timeout: float = 60.0) 
 class ChatClient:
     """One browser tab's chat, over socket.io."""
     url: str
+    auth_cookie: str | None = None  # after sign_in: the access_token cookie the socket carries
     session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -118,14 +128,19 @@ class ChatClient:
     async def connect(self, http: httpx.AsyncClient) -> None:
         response = await http.post(f"{self.url}/set-session-cookie", json={"session_id": self.session_id})
         response.raise_for_status()
-        cookie = response.cookies.get("X-Chainlit-Session-id") or self.session_id
+        cookie = f"X-Chainlit-Session-id={response.cookies.get('X-Chainlit-Session-id') or self.session_id}"
+        if self.auth_cookie:
+            cookie += "; " + self.auth_cookie
         await self.sio.connect(
             self.url, socketio_path="/ws/socket.io", transports=["polling", "websocket"], wait_timeout=20,
-            headers={"Cookie": f"X-Chainlit-Session-id={cookie}", "Origin": self.url, "User-Agent": USER_AGENT},
+            headers={"Cookie": cookie, "Origin": self.url, "User-Agent": USER_AGENT},
             auth={"clientType": "webapp", "sessionId": self.session_id, "threadId": "", "userEnv": "{}",
                   "chatProfile": ""})
         await self.sio.emit("connection_successful")
         await self.sio.emit("fetch_favorites")
+
+    async def sign_in(self, http: httpx.AsyncClient) -> None:
+        self.auth_cookie = await sign_in_mode.sign_in(http, self.url)
 
     async def send(self, text: str) -> None:
         message = {"threadId": "", "id": str(uuid.uuid4()), "name": "User", "type": "user_message", "output": text,
@@ -207,6 +222,10 @@ class ConcurrencyResult:
     model_requests: int
     errors: list[str]
     app_cpu_seconds: float | None = None  # the app process's CPU time from the first message sent to the last turn's end
+    app_cpu_settled_seconds: float | None = None  # ... to when the app had gone quiet after it (deferred work too)
+    signed_in: bool = False
+    sign_in_seconds: float | None = None  # every client's POST /login, before the connects
+    saved_rows: dict[str, int] | None = None  # with sign-in: rows the data layer wrote (threads, steps)
 
     @property
     def completed(self) -> int:
@@ -221,9 +240,14 @@ class ConcurrencyResult:
                 "turn_max_s": round(max(self.turns), 4) if self.turns else None,
                 "answer_p95_s": self.p(self.answers, 95), "first_token_p95_s": self.p(self.first_tokens, 95),
                 "connect_all_s": round(self.connect_seconds, 3), "model_requests": self.model_requests,
-                "app_cpu_ms_per_turn": (round(self.app_cpu_seconds * 1000 / self.completed, 2)
-                                        if self.app_cpu_seconds is not None and self.completed else None),
+                "app_cpu_ms_per_turn": self._per_turn_ms(self.app_cpu_seconds),
+                "app_cpu_ms_per_turn_settled": self._per_turn_ms(self.app_cpu_settled_seconds),
+                "signed_in": self.signed_in, "saved_rows": self.saved_rows,
+                "sign_in_all_s": round(self.sign_in_seconds, 3) if self.sign_in_seconds is not None else None,
                 "errors": self.errors[:10]}
+
+    def _per_turn_ms(self, seconds: float | None) -> float | None:
+        return round(seconds * 1000 / self.completed, 2) if seconds is not None and self.completed else None
 
 
 async def _one_turn(client: ChatClient, timeout: float) -> None:
@@ -231,29 +255,16 @@ async def _one_turn(client: ChatClient, timeout: float) -> None:
     await asyncio.wait_for(client.done.wait(), timeout)
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """CPU time a process has used so far, all its threads: Linux's per-thread schedstat (nanoseconds), else
-    utime + stime from /proc/PID/stat (clock ticks); None where there is no /proc."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-        return sum(int(Path(f"/proc/{pid}/task/{t}/schedstat").read_text().split()[0]) for t in tasks) / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: float, pid: int | None = None
-                 ) -> tuple[list[ChatClient], float, list[str], float | None]:
+async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: float, pid: int | None = None,
+                 signed_in: bool = False) -> tuple[list[ChatClient], list[str], dict[str, float | None]]:
     errors: list[str] = []
     limits = httpx.Limits(max_connections=clients + 1)
     async with httpx.AsyncClient(timeout=20, limits=limits) as http:
         # Warm-up chat (not counted): the first message opens the calendar connection.
         warm = ChatClient(url)
         try:
+            if signed_in:
+                await asyncio.wait_for(warm.sign_in(http), connect_timeout)
             await asyncio.wait_for(warm.connect(http), connect_timeout)
             await asyncio.wait_for(warm.started.wait(), connect_timeout)
             await _one_turn(warm, turn_timeout)
@@ -264,17 +275,24 @@ async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: f
             await warm.close()
 
         chats = [ChatClient(url) for _ in range(clients)]
+        sign_in_seconds = None
+        if signed_in:  # every client signs in first, a few at a time
+            sign_in_seconds, failures = await sign_in_mode.sign_in_all(chats, http, connect_timeout)
+            for index, failure in failures.items():
+                chats[index].error = failure
+                errors.append(failure)
 
         async def start(chat: ChatClient) -> None:
             await chat.connect(http)
             await chat.started.wait()
 
+        chats_in = [c for c in chats if c.error is None]
         started = time.perf_counter()
-        outcomes = await asyncio.gather(*(asyncio.wait_for(start(c), connect_timeout) for c in chats),
+        outcomes = await asyncio.gather(*(asyncio.wait_for(start(c), connect_timeout) for c in chats_in),
                                         return_exceptions=True)
         connect_seconds = time.perf_counter() - started
         ready = []
-        for chat, outcome in zip(chats, outcomes):
+        for chat, outcome in zip(chats_in, outcomes):
             if isinstance(outcome, BaseException):
                 chat.error = f"connect: {type(outcome).__name__}: {outcome}"
                 errors.append(chat.error)
@@ -284,6 +302,7 @@ async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: f
         try:
             outcomes = await asyncio.gather(*(_one_turn(c, turn_timeout) for c in ready), return_exceptions=True)
             cpu_after = process_cpu_seconds(pid) if pid else None
+            cpu_settled = await settled_cpu_seconds(pid) if pid else None
             for chat, outcome in zip(ready, outcomes):
                 if isinstance(outcome, BaseException):
                     chat.error = f"turn: {type(outcome).__name__}: {outcome} (events: {chat.events[-8:]})"
@@ -294,7 +313,9 @@ async def _drive(url: str, clients: int, turn_timeout: float, connect_timeout: f
         finally:
             await asyncio.gather(*(c.close() for c in chats), return_exceptions=True)
         app_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-        return chats, connect_seconds, errors, app_cpu
+        settled = cpu_settled - cpu_before if cpu_before is not None and cpu_settled is not None else None
+        return chats, errors, {"connect": connect_seconds, "sign_in": sign_in_seconds, "cpu": app_cpu,
+                               "settled": settled}
 
 
 @contextmanager
@@ -319,15 +340,24 @@ def model_process(delay: float, home: Path, startup_timeout: float = 30.0) -> It
         stop(process)
 
 
-def run_concurrency(clients: int, delay: float, *, turn_timeout: float = 60.0, connect_timeout: float = 30.0,
-                    total_timeout: float = 120.0) -> ConcurrencyResult:
-    """Start the bench model (over HTTP, its own process) and the app, run `clients` chats at once, stop both."""
+def run_concurrency(clients: int, delay: float, *, sign_in: bool = False, turn_timeout: float = 60.0,
+                    connect_timeout: float = 30.0, total_timeout: float | None = None) -> ConcurrencyResult:
+    """Start the bench model (over HTTP, its own process) and the app, run `clients` chats at once, stop both.
+    sign_in: with one account in a fresh database (sign-in and Chainlit's data layer on), every client signed in.
+    total_timeout: by default 120 s, and 1 s more per client with sign-in (the argon2 checks)."""
+    if total_timeout is None:
+        total_timeout = 120.0 + (clients if sign_in else 0)
     with tempfile.TemporaryDirectory(prefix="calbot-bench-") as tmp:
         home = Path(tmp)
-        with model_process(delay, home) as (base_url, stats), running_app(base_url, home) as (url, log, pid):
+        try:
+            extra = sign_in_mode.prepare(home) if sign_in else None
+        except sign_in_mode.SignInError as exc:
+            raise ConcurrencyError(str(exc)) from None
+        with model_process(delay, home) as (base_url, stats), \
+                running_app(base_url, home, extra=extra) as (url, log, pid):
             try:
-                chats, connect_seconds, errors, app_cpu = asyncio.run(asyncio.wait_for(
-                    _drive(url, clients, turn_timeout, connect_timeout, pid), total_timeout))
+                chats, errors, timing = asyncio.run(asyncio.wait_for(
+                    _drive(url, clients, turn_timeout, connect_timeout, pid, sign_in), total_timeout))
             except TimeoutError:
                 raise ConcurrencyError(f"the concurrency run took more than {total_timeout:.0f} s:\n"
                                        f"{log.read_text()[-3000:]}") from None
@@ -343,5 +373,7 @@ def run_concurrency(clients: int, delay: float, *, turn_timeout: float = 60.0, c
         errors += [f"bench model: {e}" for e in model_stats.get("errors", [])]
         if errors and "Traceback" in app_log:
             errors.append("app log: " + app_log[-1500:])
-        return ConcurrencyResult(clients, delay, turns, answers, firsts, connect_seconds,
-                                 model_stats["requests"] - 1, errors, app_cpu)
+        saved = sign_in_mode.saved_rows(home) if sign_in else None
+        return ConcurrencyResult(clients, delay, turns, answers, firsts, timing["connect"] or 0.0,
+                                 model_stats["requests"] - 1, errors, timing["cpu"], timing["settled"], sign_in,
+                                 timing["sign_in"], saved)

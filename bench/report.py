@@ -70,6 +70,17 @@ def rows(figures: dict[str, Any]) -> list[Row]:
     if p95 is not None and concurrency.get("completed") != concurrency.get("clients"):
         concurrent = Row(concurrent.key, concurrent.label + f" ({concurrency.get('completed')} completed)", p95,
                          concurrent.target, False)
+    signed_in = details.get("concurrency_signed_in") or {}
+    off_cpu, on_cpu = figures.get("app_cpu_ms_per_turn"), figures.get("app_cpu_ms_per_turn_data_layer")
+    clients = concurrency.get("clients", signed_in.get("clients", "?"))
+    reported = [  # no target: beside the p95, to compare the app's work per turn without and with the data layer
+        Row("app_cpu_ms_per_turn", "  ... app CPU per turn, data layer off (ms)", off_cpu, "(reported)", None),
+        Row("concurrent100_data_layer_p95_s", f"{clients} concurrent chats signed in (data layer on): turn p95 (s)"
+            + (f" ({signed_in.get('completed')} completed)" if signed_in.get("completed") != signed_in.get("clients")
+               else ""), figures.get("concurrent100_data_layer_p95_s"), "(reported)", None),
+        Row("app_cpu_ms_per_turn_data_layer", "  ... app CPU per turn, data layer on (ms)", on_cpu, "(reported)",
+            None),
+    ]
     typed_row = at_most("book_typed_identity_until_proposal",
                         "(extra) model calls: book by a new user typing name + email", typed_calls)
     if typed_calls is None:
@@ -97,6 +108,7 @@ def rows(figures: dict[str, Any]) -> list[Row]:
         at_most("overhead_ms_p99", "own overhead per turn, p99 (ms)", figures["overhead_ms_p99"]),
         at_most("store_ms_p50", "session store per turn (load + save, SQLite), p50 (ms)", figures["store_ms_p50"]),
         concurrent,
+        *reported,
         typed_row,
     ]
 
