@@ -65,10 +65,13 @@ async def on_app_shutdown() -> None:
 @cl.set_starters
 async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
     return [
-        cl.Starter(label="Book a meeting", message="Help me book a meeting."),
-        cl.Starter(label="Show my meetings", message="Show me my scheduled meetings."),
-        cl.Starter(label="Cancel a meeting", message="I want to cancel one of my meetings."),
-        cl.Starter(label="Reschedule a meeting", message="I want to move one of my meetings to another time."),
+        cl.Starter(label="Book a meeting", message="Help me book a meeting.", icon="/public/icons/book.svg"),
+        cl.Starter(label="Show my meetings", message="Show me my scheduled meetings.",
+                   icon="/public/icons/meetings.svg"),
+        cl.Starter(label="Cancel a meeting", message="I want to cancel one of my meetings.",
+                   icon="/public/icons/cancel.svg"),
+        cl.Starter(label="Reschedule a meeting", message="I want to move one of my meetings to another time.",
+                   icon="/public/icons/move.svg"),
     ]
 
 
@@ -132,6 +135,7 @@ async def on_window_message(data: Any) -> None:
 async def on_message(message: cl.Message) -> None:
     renderer = PageRenderer(service.now)
     try:
+        await renderer.working()
         await service.send(_chat_id(), message.content, renderer.emit, person=await _person())
     except SignedOut as exc:
         await cl.Message(content=str(exc)).send()

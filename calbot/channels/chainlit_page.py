@@ -37,6 +37,7 @@ from calbot.explain import FREE_TIMES_NEARBY, FREE_TIMES_TO_PRESS
 # A streamed reply's first words go to the page at once; later pieces at most this often (one socket.io event each
 # time instead of one per model chunk), and whatever is left goes with the finished message.
 STREAM_FLUSH_SECONDS = 0.05
+WORKING = "Reading your request"  # the indicator's step while nothing of the reply has arrived
 
 
 def _without_constructor_sleep() -> None:
@@ -103,8 +104,20 @@ class PageRenderer:
         self._flushed_at = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
+        self._indicator: cl.Step | None = None
+
+    async def working(self) -> None:
+        """Show that calbot is at work until the first thing of the reply arrives (the model may take seconds)."""
+        self._indicator = cl.Step(name=WORKING, type="llm", show_input=False)
+        await self._indicator.send()
+
+    async def _stop_working(self) -> None:
+        if self._indicator is not None:
+            indicator, self._indicator = self._indicator, None
+            await indicator.remove()
 
     async def emit(self, event: Event) -> None:
+        await self._stop_working()
         if isinstance(event, TextDelta):
             await self._stream(event.text)
         elif isinstance(event, TextDone):
@@ -209,6 +222,7 @@ class PageRenderer:
 
     async def finish(self) -> None:
         """End a reply cut short (Stop, error): no half-streamed message or running tool step stays open."""
+        await self._stop_working()
         await self._end_stream()
         for step in self.steps.values():  # a tool cut short by Stop: close its step
             step.output = {"ok": False, "status": "stopped", "error": "Stopped before it finished."}

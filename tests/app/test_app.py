@@ -55,6 +55,8 @@ async def test_starters_are_the_four_tasks_each_with_a_message():
                                            "Reschedule a meeting"]
     assert all(isinstance(s, cl.Starter) and s.message.strip() for s in starters)
     assert len({s.message for s in starters}) == 4
+    for starter in starters:  # each with its icon, served from public/
+        assert starter.icon and (ROOT / starter.icon.lstrip("/")).is_file(), starter.icon
 
 
 async def saved_state():

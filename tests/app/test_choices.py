@@ -137,3 +137,20 @@ async def test_a_booked_meeting_offers_an_ics_file_and_a_google_calendar_link(pa
     assert element["forId"] == outcome.id and f"calbot-{uid}.ics" in outcome.content
     assert "[Google Calendar](https://calendar.google.com/calendar/render?action=TEMPLATE&" in outcome.content
     assert "dates=20261124T140000Z%2F20261124T143000Z" in outcome.content  # the booked instant, in UTC
+
+
+async def test_an_indicator_shows_until_the_reply_starts_and_steps_are_named_for_people(page, chat, model):
+    page.attach()
+    model.on_user(r"free", call("check_availability", date="2026-11-24"))
+    model.on_tool_result("check_availability", say("Here are the free times."))
+
+    await app.on_message(cl.Message(content="what's free on Tuesday?"))
+
+    sent = [data["name"] for kind, data in page.events if kind == "send_step"]
+    assert sent[0] == "Reading your request"  # at once, before the model answers
+    deleted = [data["name"] for kind, data in page.events if kind == "delete_step"]
+    assert deleted == ["Reading your request"]  # gone once the reply began
+    first_other = next(i for i, (kind, data) in enumerate(page.events)
+                       if kind in ("send_step", "stream_start") and data["name"] != "Reading your request")
+    assert page.events.index(next(e for e in page.events if e[0] == "delete_step")) < first_other
+    assert [s.name for s in page.steps] == ["Looking for free times"]
