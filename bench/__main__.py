@@ -178,7 +178,8 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
                      + (f" ({c['app_cpu_ms_per_turn_settled']} once the app is quiet)"
                         if c.get("app_cpu_ms_per_turn_settled") else "")
                      + (f"; saved {c['saved_rows']}" if c.get("saved_rows") else "")
-                     + (f"; connect (sign-in included) {c['connect_all_s']} s" if c.get("signed_in") else "")
+                     + (f"; sign-in {c['sign_in_all_s']} s, then connect {c['connect_all_s']} s"
+                        if c.get("signed_in") else "")
                      + (f"; errors: {c['errors']}" if c["errors"] else ""))
     lines.append(f"plot: {growth['plot']}; took {details['seconds']['total']:.1f} s"
                  + (" (quick mode)" if figures["quick"] else ""))
