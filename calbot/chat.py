@@ -189,9 +189,11 @@ class ChatService(ChatsByIdMixin):
         """One message from the user. Never raises for bad input, configuration or upstream errors: each becomes a
         CodeReply sentence. A typed message withdraws an open proposal (its buttons go away; nothing is written);
         an empty or over-long message is refused before that and changes nothing."""
+        shown_now: list[str] = []
         if not state.notices_shown:
             state.notices_shown = True
-            for notice in self.notices():
+            shown_now = self.notices()
+            for notice in shown_now:
                 await emit(CodeReply(notice, "notice"))
 
         cleaned = strip_control(text or "").strip()
@@ -228,7 +230,8 @@ class ChatService(ChatsByIdMixin):
         if self.model_client() is None:
             sentence = ("I cannot answer yet: OPENAI_API_KEY is not set. Set it (and OPENAI_BASE_URL for another "
                         "OpenAI-compatible server) and restart calbot.")
-            await emit(CodeReply(sentence, "error"))
+            if not any("OPENAI_API_KEY is not set" in notice for notice in shown_now):  # (said once, not twice)
+                await emit(CodeReply(sentence, "error"))
             return TurnResult("failed", error=sentence)
         try:
             agent = await self.agent()

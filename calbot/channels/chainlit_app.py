@@ -21,6 +21,7 @@ from calbot.agent.loop import ProposalReady
 from calbot.channels import chainlit_auth, choices
 from calbot.channels.chainlit_auth import SignedOut
 from calbot.channels.chainlit_page import (  # noqa: F401  (STREAM_FLUSH_SECONDS, close_proposal: for tests)
+    SEEN_SANDBOX_NOTICE,
     STREAM_FLUSH_SECONDS,
     PageRenderer,
     close_proposal,
@@ -114,7 +115,7 @@ async def on_chat_resume(thread: dict[str, Any]) -> None:
         return
     if proposal.start > service.now():
         await cl.Message(content=RESUMED_PROPOSAL_OPEN).send()
-        await PageRenderer(service.now).show_proposal(ProposalReady(proposal))
+        await _renderer().show_proposal(ProposalReady(proposal))
         return
     await service.press_discard(_chat_id(), proposal.id, person=person)
     await cl.Message(content=RESUMED_PROPOSAL_EXPIRED).send()
@@ -123,6 +124,8 @@ async def on_chat_resume(thread: dict[str, Any]) -> None:
 @cl.on_window_message
 async def on_window_message(data: Any) -> None:
     if isinstance(data, dict) and data.get("type") == "calbot:time_zone" and isinstance(data.get("time_zone"), str):
+        if data.get("seen_notices") == ["sandbox"]:  # public/calbot.js: this browser was shown the sandbox notice
+            cl.user_session.set(SEEN_SANDBOX_NOTICE, True)
         try:
             await service.report_zone(_chat_id(), data["time_zone"][:64], person=await _person())
         except SignedOut:
@@ -131,9 +134,13 @@ async def on_window_message(data: Any) -> None:
             log.exception("saving the browser's time zone failed")
 
 
+def _renderer() -> PageRenderer:
+    return PageRenderer(service.now, once_per_browser=service.settings.calendar_notice)
+
+
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    renderer = PageRenderer(service.now)
+    renderer = _renderer()
     try:
         await renderer.working()
         await service.send(_chat_id(), message.content, renderer.emit, person=await _person())
@@ -189,7 +196,7 @@ async def on_choose(action: cl.Action) -> None:
     except ValueError:
         log.warning("ignored a malformed choice")
         return
-    renderer = PageRenderer(service.now)
+    renderer = _renderer()
     try:
         await service.choose(_chat_id(), choice, renderer.emit, person=await _person())
     except SignedOut as exc:

@@ -37,6 +37,7 @@ from calbot.explain import FREE_TIMES_NEARBY, FREE_TIMES_TO_PRESS
 # A streamed reply's first words go to the page at once; later pieces at most this often (one socket.io event each
 # time instead of one per model chunk), and whatever is left goes with the finished message.
 STREAM_FLUSH_SECONDS = 0.05
+SEEN_SANDBOX_NOTICE = "calbot_seen_sandbox_notice"  # user_session key: this browser said it has seen it
 WORKING = "Reading your request"  # the indicator's step while nothing of the reply has arrived
 
 
@@ -95,8 +96,10 @@ class PageRenderer:
     calbot.safe_text.ModelMarkdown on its way (no image, link or HTML of its own; invisible controls shown), tool
     steps show invisible controls by name, and what code renders comes from calbot/channels/markdown.py."""
 
-    def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 once_per_browser: str | None = None) -> None:
         self._now = now  # the time the booking rules go by (which listed meetings may still change)
+        self._once_per_browser = once_per_browser  # the sandbox notice: shown once per browser, not every chat
         self.streaming: cl.Message | None = None
         self.steps: dict[str, cl.Step] = {}
         self._sanitiser = safe_text.ModelMarkdown()  # the reply being streamed; holds back only unfinished [ and ![
@@ -155,6 +158,10 @@ class PageRenderer:
             await close_proposal(event.proposal.id, "_Withdrawn because you sent a new message: nothing was "
                                                     "changed._")
         elif isinstance(event, CodeReply):
+            if event.kind == "notice" and event.text == self._once_per_browser:
+                if cl.user_session.get(SEEN_SANDBOX_NOTICE):
+                    return  # this browser has seen it (public/calbot.js remembers)
+                await cl.send_window_message({"type": "calbot:notice_shown", "notice": "sandbox"})
             text = f"ℹ️ {event.text}" if event.kind == "notice" else event.text
             await cl.Message(content=safe_text.reveal(text)).send()
 
