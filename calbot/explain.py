@@ -66,6 +66,7 @@ FREE_TIMES_NEARBY = "Free times nearby: press one to book it (you still confirm)
 FREE_TIMES_TO_PRESS = "Press a free time to book it (you still confirm)."
 # Sign-in (calbot/channels/chainlit_auth.py):
 WRONG_EMAIL_OR_PASSWORD = "Wrong email or password."
+SIGN_IN_UNAVAILABLE = "Sign-in cannot be checked right now; please try again in a moment."
 SIGN_IN_AGAIN = "Please sign in again; nothing was changed."
 ACCOUNT_DISABLED = "This account can no longer be used; nothing was changed. Ask whoever runs calbot."
 RESUMED_CHAT_GONE = "This chat can no longer be continued (it expired or was removed); start a new chat."

@@ -37,7 +37,7 @@ from calbot.accounts import (
 )
 from calbot.chat import ChatService
 from calbot.errors import CalbotError
-from calbot.explain import ACCOUNT_DISABLED, SIGN_IN_AGAIN, WRONG_EMAIL_OR_PASSWORD
+from calbot.explain import ACCOUNT_DISABLED, SIGN_IN_AGAIN, SIGN_IN_UNAVAILABLE, WRONG_EMAIL_OR_PASSWORD
 from calbot.sessions import Person
 from calbot.store.sql import database_url
 from calbot.wiring import account_store
@@ -70,8 +70,8 @@ class SignedOut(CalbotError):
 class LoginAnswers:
     """ASGI middleware around sign-in requests. It gives the password callback the client's address (Chainlit passes
     only the email and the password; behind a proxy this is the proxy's address) and makes the answer to a refused
-    POST /login say it in words: 401 "Wrong email or password." whatever was wrong, or 429 with the wait once the
-    throttle holds (Chainlit turns any exception in the callback into the same 401 "credentialssignin")."""
+    POST /login say it in words: 401 "Wrong email or password." whatever was wrong, 429 with the wait once the
+    throttle holds, 503 when the accounts could not be read (Chainlit turns any exception in the callback into the same 401 "credentialssignin")."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -96,6 +96,7 @@ class LoginAnswers:
 class _Attempt:
     client: str
     throttled: str | None = None  # the throttle's sentence, when it refused the attempt
+    unavailable: bool = False  # the accounts could not be read (the database): 503, not "wrong password"
 
 
 _attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("calbot_sign_in_attempt", default=None)
@@ -111,7 +112,8 @@ def _refusal_in_words(send: Any, attempt: _Attempt) -> Any:
         if message["type"] == "http.response.body" and "start" in held:
             if message.get("more_body"):
                 return
-            status, detail = (429, attempt.throttled) if attempt.throttled else (401, WRONG_EMAIL_OR_PASSWORD)
+            status, detail = ((429, attempt.throttled) if attempt.throttled else
+                              (503, SIGN_IN_UNAVAILABLE) if attempt.unavailable else (401, WRONG_EMAIL_OR_PASSWORD))
             body = json.dumps({"detail": detail}).encode()
             headers = [(k, v) for k, v in held["start"].get("headers", []) if k.lower() != b"content-length"]
             await send({**held["start"], "status": status,
@@ -195,6 +197,10 @@ def _register(service: ChatService) -> None:
             except LoginThrottled as exc:
                 attempt.throttled = str(exc)
                 log.info("a sign-in was refused: too many failures")
+                return None
+            except Exception as exc:  # the database: said as such, never as a wrong password
+                attempt.unavailable = True
+                log.warning("a sign-in could not be checked (%s)", type(exc).__name__)
                 return None
             if account is None:
                 log.info("a sign-in was refused")

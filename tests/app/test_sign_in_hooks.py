@@ -35,7 +35,7 @@ from calbot.channels.chainlit_auth import CalbotDataLayer, SignIn
 from calbot.chat import ChatService
 from calbot.config import load_settings
 from calbot.explain import (ACCOUNT_DISABLED, RESUMED_CHAT_GONE, RESUMED_PROPOSAL_EXPIRED, RESUMED_PROPOSAL_OPEN,
-                            SIGN_IN_AGAIN, WRONG_EMAIL_OR_PASSWORD)
+                            SIGN_IN_AGAIN, SIGN_IN_UNAVAILABLE, WRONG_EMAIL_OR_PASSWORD)
 from calbot.sessions import Person
 from calbot.store.base import SessionStore, StoreUnavailableError
 from calbot.store.sql import SqlStore
@@ -321,7 +321,7 @@ async def test_the_password_callback_checks_calbots_accounts_and_throttles(chat,
 
 
 async def test_a_refused_sign_in_is_answered_in_words_and_a_throttled_one_with_429(chat, accounts, passwords_on,
-                                                                                  restore_chainlit):
+                                                                                  restore_chainlit, monkeypatch):
     """LoginAnswers around a stand-in for Chainlit's POST /login (which answers 401 "credentialssignin" whenever the
     callback gives no user)."""
     chainlit_auth._register(chat)
@@ -345,6 +345,16 @@ async def test_a_refused_sign_in_is_answered_in_words_and_a_throttled_one_with_4
         assert throttled.status_code == 429 and "try again" in throttled.json()["detail"]
         assert throttled.headers["content-length"] == str(len(throttled.content))
         assert (await post(BEA, PASSWORD)).status_code == 429  # this address is held too
+
+    # Accounts that cannot be read (the database) are never "a wrong password": 503 in words.
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(AccountStore, "authenticate", broken)
+    transport = httpx.ASGITransport(app=chainlit_auth.LoginAnswers(chainlit_login), client=("203.0.113.21", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://calbot.test") as client:
+        down = await client.post("/login", data={"username": BEA, "password": PASSWORD})
+    assert (down.status_code, down.json()) == (503, {"detail": SIGN_IN_UNAVAILABLE})
 
 
 async def test_the_password_callback_refuses_a_disabled_or_unknown_account(chat, accounts, passwords_on,
