@@ -74,3 +74,22 @@ def test_a_listed_meeting_is_cancelled_from_its_row(app_server, calendar, page_i
     shown(page, "✅ Cancelled")
     assert bookings(app_server.sandbox_db)[mine].status == "cancelled"
     assert model.calls_count == calls
+
+
+def test_the_sandbox_notice_shows_once_per_browser(app_server, page_in):
+    model = app_server.model
+    model.reset()
+    model.on_user(r"^hello", say("Hello! I can book, list, cancel and move your meetings."))
+    first = page_in(NEW_YORK)
+    send(first, "hello")
+    shown(first, "Hello! I can book")
+    assert "sandbox calendar" in first.locator("body").inner_text()
+
+    # A new chat in the same browser: the notice is not repeated.
+    second = first.context.new_page()
+    second.goto(app_server.url)
+    second.locator("#starter-book-a-meeting").wait_for()
+    second.wait_for_function("window.__calbotZoneSent !== undefined")
+    send(second, "hello again")
+    shown(second, "Hello! I can book")
+    assert "sandbox calendar" not in second.locator("body").inner_text()
