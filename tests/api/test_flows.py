@@ -177,3 +177,13 @@ async def test_the_page_is_not_shadowed(api):
     assert isinstance((await api.client.get("/api/v1/openapi.json")).json()["paths"], dict)
     assert "swagger" in (await api.client.get("/api/v1/docs")).text.lower()
     assert httpx.codes.is_success((await api.client.get("/api/v1/health")).status_code)
+
+
+async def test_a_typed_yes_streams_its_answer(api, model, sandbox):
+    turn = await propose_booking(api, model)
+    answer = await api.post(f"/chats/{turn['chat_id']}/messages", {"message": "yes"},
+                            headers={"Accept": "text/event-stream"})
+    events = events_of(answer.text)
+    assert [kind for kind, _ in events] == ["answered", "done"]
+    assert events[0][1]["status"] == "booked" and events[1][1]["answered"] == events[0][1]
+    assert len(bookings_in(sandbox)) == 1

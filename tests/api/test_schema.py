@@ -106,6 +106,8 @@ def _run(loop: Any, client: httpx.AsyncClient, token: str, strategy: Any, seen: 
         kwargs.pop("verify", None)
         if not kwargs.get("cookies"):
             kwargs.pop("cookies", None)
+        if isinstance(kwargs.get("data"), (str, bytes)):  # a raw body (httpx wants it as content)
+            kwargs["content"] = kwargs.pop("data")
         response = loop.run_until_complete(client.request(**kwargs))
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
         case.validate_response(response, checks=CHECKS)
