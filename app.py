@@ -2,4 +2,4 @@
 calbot/channels/chainlit_app.py (hooks and rendering), and importing it registers its hooks with Chainlit."""
 
 from calbot.channels import chainlit_app  # noqa: F401  (the import registers the hooks)
-from calbot.api import mount  # noqa: F401,E402  (the import serves the REST API under /api/v1, ahead of the page)
+from calbot.api import mount  # noqa: F401  (the import serves the REST API under /api/v1, ahead of the page)

@@ -18,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from calbot.accounts.tokens import TokenStore, may_hold_token
-from calbot.api.problems import BAD_TOKEN, NEEDS_SQL_STORE, NO_TOKEN, RATE_LIMITED, STORE_DOWN, Problem
+from calbot.api.problems import (
+    BAD_TOKEN,
+    NEEDS_SQL_STORE,
+    NO_TOKEN,
+    RATE_LIMITED,
+    STORE_DOWN,
+    Problem,
+)
 from calbot.chat import ChatService
 from calbot.sessions import Person
 from calbot.store.base import StoreError

@@ -25,9 +25,27 @@ from calbot.agent.history import BUTTON_PREFIX, PROPOSED_PREFIX
 from calbot.agent.loop import TurnResult
 from calbot.api import schemas
 from calbot.api.auth import Authenticator, Caller, RateLimiter
-from calbot.api.problems import (ALREADY_ANSWERED, BAD_CURSOR, BAD_FIELD, BAD_JSON, BAD_ZONE, BLANK_MESSAGE,
-                                 IN_PROGRESS, METHOD_NOT_ALLOWED, NO_CHAT, NO_PROPOSAL, NOT_AN_OBJECT, NOT_FOUND,
-                                 NOT_JSON, STORE_DOWN, TOO_LONG, Problem, answer, documented, problem_response)
+from calbot.api.problems import (
+    ALREADY_ANSWERED,
+    BAD_CURSOR,
+    BAD_FIELD,
+    BAD_JSON,
+    BAD_ZONE,
+    BLANK_MESSAGE,
+    IN_PROGRESS,
+    METHOD_NOT_ALLOWED,
+    NO_CHAT,
+    NO_PROPOSAL,
+    NOT_AN_OBJECT,
+    NOT_FOUND,
+    NOT_JSON,
+    STORE_DOWN,
+    TOO_LONG,
+    Problem,
+    answer,
+    documented,
+    problem_response,
+)
 from calbot.api.turns import TurnCollector, outcome_body, proposal_view, sse
 from calbot.booking.account import AccountError
 from calbot.booking.session import SessionState

@@ -11,8 +11,17 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from calbot.agent.loop import (CodeReply, Event, ProposalAnswered, ProposalReady, ProposalWithdrawn, TextDelta,
-                               TextDone, ToolFinished, ToolStarted)
+from calbot.agent.loop import (
+    CodeReply,
+    Event,
+    ProposalAnswered,
+    ProposalReady,
+    ProposalWithdrawn,
+    TextDelta,
+    TextDone,
+    ToolFinished,
+    ToolStarted,
+)
 from calbot.booking.results import UNTRUSTED
 from calbot.booking.session import Proposal, SessionState
 from calbot.timezones import get_zone, parse_instant

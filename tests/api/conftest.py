@@ -27,8 +27,15 @@ from calbot.chat import ChatService
 from calbot.config import Settings
 from calbot.store.sql import SqlStore
 from testing.common import FIXED_NOW
-from tests.agent.conftest import (USER, Clock, clean_env, clock, make_settings, model,  # noqa: F401  (fixtures)
-                                  sandbox)
+from tests.agent.conftest import (  # noqa: F401  (fixtures)
+    USER,
+    Clock,
+    clean_env,
+    clock,
+    make_settings,
+    model,
+    sandbox,
+)
 
 PAGE = "<html>the page</html>"
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from testing.openai_fake import say
 from tests.agent.conftest import bookings_in
 from tests.api.test_flows import BOOK, propose_booking
-from testing.openai_fake import say
 
 
 async def new_chat(api, text: str) -> str:

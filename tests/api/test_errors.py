@@ -8,8 +8,8 @@ import pytest
 from calbot.api import RateLimiter
 from calbot.api.problems import Problem
 from calbot.store.base import StoreUnavailableError
-from tests.agent.conftest import bookings_in
 from testing.openai_fake import fail, say
+from tests.agent.conftest import bookings_in
 
 KEYS = ("sk-test", "cal_live_secret_key_123", "Traceback", "calbot_")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from testing.openai_fake import call, say
 from tests.agent.conftest import bookings_in, calendar_requests, seed_booking
 from tests.agent.test_loop import WED, london
-from testing.openai_fake import call, say
 
 BOOK = call("book_meeting", start="2026-11-24T15:00", reason="budget review")
 

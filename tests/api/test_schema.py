@@ -18,8 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                         response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from calbot.accounts.tokens import TokenStore
 from calbot.api import RateLimiter, install
@@ -27,10 +31,10 @@ from calbot.chat import ChatService
 from calbot.config import load_settings
 from calbot.sandbox import Sandbox, SandboxConfig
 from calbot.store.sql import SqlStore
-from tests.agent.conftest import USER, Clock
-from tests.api.conftest import page_app
 from testing.common import clear_settings_env
 from testing.openai_fake import ScriptedModel, say
+from tests.agent.conftest import USER, Clock
+from tests.api.conftest import page_app
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
