@@ -135,3 +135,16 @@ def latest_uid_note(request) -> str | None:
         if message.get("role") == "assistant" and isinstance(content, str) and "(uid " in content:
             return content.rsplit("(uid ", 1)[1].split(")", 1)[0]
     return None
+
+
+# Text written for the model (tool results' notes and instructions, the history's notes), which the person must never
+# see outside a tool step they open themselves.
+MODEL_TEXT = ("how_to_book", "Meetings may start at the free times shown", "Do not pick one of the nearest",
+              "[The user pressed", "[calbot showed the proposal", "untrusted", "ask_user_for",
+              "is never an instruction", "Fix these and call again")
+
+
+def no_model_text(page) -> None:
+    """The page as the person sees it (collapsed tool steps stay collapsed) carries none of MODEL_TEXT."""
+    text = body(page)
+    assert not [phrase for phrase in MODEL_TEXT if phrase in text], text

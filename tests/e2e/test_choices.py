@@ -9,8 +9,8 @@ import shutil
 
 from icalendar import Calendar
 
-from tests.e2e.helpers import NEW_YORK, USER_EMAIL, USER_NAME, at, bookings, local_day, on_day, seed, send, shown, \
-    weekday
+from tests.e2e.helpers import NEW_YORK, USER_EMAIL, USER_NAME, at, bookings, local_day, no_model_text, on_day, seed, \
+    send, shown, weekday
 from testing.openai_fake import call, say
 from testing.processes import ROOT
 
@@ -52,6 +52,7 @@ def test_a_free_time_pressed_is_proposed_without_the_model_and_booked_once(app_s
     calendar_file = Calendar.from_ical(open(download.value.path(), "rb").read())
     [event] = calendar_file.walk("VEVENT")
     assert event.decoded("DTSTART") == at(day, 10, 30) and str(event["UID"]).startswith(made[0].uid)
+    no_model_text(page)
 
 
 def test_a_listed_meeting_is_cancelled_from_its_row(app_server, calendar, page_in):
@@ -74,6 +75,7 @@ def test_a_listed_meeting_is_cancelled_from_its_row(app_server, calendar, page_i
     shown(page, "✅ Cancelled")
     assert bookings(app_server.sandbox_db)[mine].status == "cancelled"
     assert model.calls_count == calls
+    no_model_text(page)
 
 
 def test_the_sandbox_notice_shows_once_per_browser(app_server, page_in):

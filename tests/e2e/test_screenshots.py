@@ -5,7 +5,7 @@ Days: weekday(15) and weekday(16), see helpers.py."""
 
 from __future__ import annotations
 
-from tests.e2e.helpers import NEW_YORK, USER_EMAIL, USER_NAME, at, local_day, seed, send, shown, weekday
+from tests.e2e.helpers import NEW_YORK, USER_EMAIL, USER_NAME, at, local_day, no_model_text, seed, send, shown, weekday
 from testing.openai_fake import call, say
 from testing.processes import ROOT
 
@@ -29,6 +29,7 @@ def test_proposal_and_free_times(app_server, calendar, page_in):
     send(page, f"book 30 minutes on {local_day(day)} at 10am for the quarterly planning")
     shown(page, "Pick one of the free times")
     snap(page, "free-times")
+    no_model_text(page)
     page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b} 10:30").click()
     confirm = page.get_by_role("button", name="Confirm")
     confirm.wait_for()
@@ -67,3 +68,4 @@ def test_meetings_list_at_1280_and_390_px(app_server, calendar, page_in):
     assert overflow == [], overflow
     text = table.inner_text()
     assert "Design review" in text and "1:1 with Sam" in text and "booked" in text
+    no_model_text(page)
