@@ -55,6 +55,24 @@ def test_a_free_time_pressed_is_proposed_without_the_model_and_booked_once(app_s
     no_model_text(page)
 
 
+def test_whats_free_shows_times_to_press(app_server, calendar, page_in):
+    model = app_server.model
+    model.reset()
+    day = weekday(13)
+    model.on_user(r"^what's free", call("check_availability", date=day.isoformat()))
+    model.on_tool_result("check_availability", say("Those are the free times that day."))
+    page = page_in(NEW_YORK)
+
+    send(page, f"what's free on {local_day(day)}?")
+    shown(page, "Press a free time to book it")
+    # The host's free times that day (09:00-17:00 London is 04:00-12:00 New York), as buttons in the browser's zone.
+    buttons = page.locator('button[id^="calbot-choice-"]')
+    buttons.first.wait_for()
+    labels = [label.strip() for label in buttons.all_inner_texts()]
+    assert 0 < len(labels) <= 6 and all(len(label) == 5 and "04:00" <= label < "12:00" for label in labels), labels
+    no_model_text(page)
+
+
 def test_a_listed_meeting_is_cancelled_from_its_row(app_server, calendar, page_in):
     model = app_server.model
     model.reset()

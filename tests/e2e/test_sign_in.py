@@ -136,6 +136,14 @@ def test_a_wrong_password_is_refused_and_the_right_one_signs_in(sign_in_app, new
     signed_in(page)
 
 
+def test_an_account_added_while_the_app_runs_can_sign_in_at_once(sign_in_app, new_page):
+    PASSWORDS["cy@example.com"] = "cy-long-password"
+    _add_account(sign_in_app.settings, "cy@example.com", "Cy Park")  # the users command, beside the running app
+    page = new_page()
+    sign_in(page, sign_in_app.url, "cy@example.com", PASSWORDS["cy@example.com"])
+    signed_in(page)
+
+
 def test_a_saved_chat_reopens_after_a_reload_and_a_restart_and_stays_private(sign_in_app, scripted_model,
                                                                             new_page):
     model, _ = scripted_model
