@@ -187,3 +187,12 @@ async def test_a_typed_yes_streams_its_answer(api, model, sandbox):
     assert [kind for kind, _ in events] == ["answered", "done"]
     assert events[0][1]["status"] == "booked" and events[1][1]["answered"] == events[0][1]
     assert len(bookings_in(sandbox)) == 1
+
+
+async def test_two_confirms_at_once_book_once(api, model, sandbox):
+    import asyncio
+    turn = await propose_booking(api, model)
+    path = f"/chats/{turn['chat_id']}/proposals/{turn['proposal']['id']}/confirm"
+    answers = await asyncio.gather(*(api.post(path) for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 409, 409]
+    assert len(calendar_requests(sandbox, "POST", "/v2/bookings")) == 1 and len(bookings_in(sandbox)) == 1
