@@ -1,6 +1,7 @@
-"""`python -m calbot COMMAND ...`: users (sign-in accounts: calbot.accounts.cli), check (the setup check:
-calbot.setup_check), sandbox (the sandbox calendar as a server: calbot.sandbox). `python -m calbot.sandbox` and
-`python -m calbot.setup_check` work as before."""
+"""`python -m calbot COMMAND ...`: users (sign-in accounts: calbot.accounts.cli), tokens (the REST API's tokens:
+calbot.accounts.tokens), check (the setup check: calbot.setup_check), sandbox (the sandbox calendar as a server:
+calbot.sandbox), eval (the evaluation harness: calbot.eval). `python -m calbot.sandbox`, `python -m
+calbot.setup_check` and `python -m calbot.eval` work as well."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ commands:
   users {add,list,passwd,disable,remove} ...   manage sign-in accounts
   tokens {create,list,revoke} ...              manage the REST API's tokens
   check [--json]                               try each part of the setup and say what to fix
-  sandbox [--port N ...]                       serve the sandbox calendar (a local Cal.com v2 emulator)"""
+  sandbox [--port N ...]                       serve the sandbox calendar (a local Cal.com v2 emulator)
+  eval [--scripted | --base-url URL --model M] score a model on scheduling dialogues (pass^k)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "sandbox":
         from calbot.sandbox.__main__ import main as sandbox
         return sandbox(rest)
+    if command == "eval":
+        from calbot.eval.__main__ import main as evaluate
+        return evaluate(rest)
     print(USAGE, file=sys.stderr)
     return 0 if command in ("-h", "--help") else 2
 

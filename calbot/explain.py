@@ -261,3 +261,34 @@ def explain_model_error(exc: BaseException, *, model: str | None = None, base_ur
     if isinstance(exc, (openai.APIError, httpx.HTTPError)):
         return "The model's answer was cut off. Please try again."
     return "Something went wrong on calbot's side while asking the model. Please try again."
+
+
+# -- the REST API (calbot/api): problem details and a turn's sentences ------------------------------------------
+NO_TOKEN = ("This request needs a token: send 'Authorization: Bearer <token>'. Make one with python -m calbot tokens "
+            "create EMAIL.")
+BAD_TOKEN = ("This token is not valid: it is mistyped, revoked, or its account is disabled or gone. Make a new one "
+             "with python -m calbot tokens create EMAIL.")
+NO_CHAT = ("There is no such chat for you: it never existed, belongs to someone else, or expired after {ttl} "
+           "without a message. Start a new chat with POST /api/v1/chats.")
+NO_PROPOSAL = ("There is no open proposal with this id in this chat (it was never made, or it expired). Send a "
+               "message to make a new one.")
+ALREADY_ANSWERED = "This proposal was already answered ({status}); nothing more was done."
+IN_PROGRESS = "This proposal is being answered by another request right now; nothing more was done."
+NOT_JSON = "Send the body as JSON with 'Content-Type: application/json'."
+BAD_JSON = "The body is not valid JSON: {reason}."
+NOT_AN_OBJECT = "The body must be a JSON object such as {\"message\": \"show my meetings\"}."
+BAD_FIELD = "The field '{field}' {problem}."
+BLANK_MESSAGE = "The message is empty: write what you would like to do, for example 'book a meeting tomorrow at 3pm'."
+TOO_LONG = ("The message is {length:,} characters long; calbot reads up to {most:,}. Nothing was sent: shorten it "
+            "and send it again.")
+BAD_ZONE = "The time zone {zone!r} is not an IANA time zone name; use one such as Europe/Berlin or America/New_York."
+BAD_LIMIT = "limit must be a whole number from 1 to {most}."
+BAD_CURSOR = "This cursor is not one calbot gave; leave it out to start from the newest chat."
+RATE_LIMITED = "Too many requests with this token: wait {wait} seconds, then try again."
+STORE_DOWN = ("The chat database cannot be used now; nothing was changed. Check CALBOT_DATABASE_URL and that the "
+              "database server is running, then try again.")
+NEEDS_SQL_STORE = "The REST API needs calbot's SQL database (CALBOT_DATABASE_URL or the default SQLite file)."
+NOT_FOUND = "There is nothing at this address; the API's documentation is at /api/v1/docs."
+METHOD_NOT_ALLOWED = "This address does not take {method} requests; see /api/v1/docs."
+API_WITHDRAWN = "The proposal that was open was withdrawn because you sent a new message; nothing was changed."
+API_PROPOSED = "Nothing has changed yet: confirm or discard this proposal."

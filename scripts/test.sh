@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs the whole suite: Python packages into .venv (created if missing) and, when
-# run as root on Debian, the system packages the tests use (chromium for the browser tests; nodejs if missing;
+# run as root on Debian, the system packages the tests use (chromium for the browser tests; nodejs and curl if missing;
 # postgresql for the session store's Postgres tests, which start a throwaway cluster of their own).
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v curl >/dev/null 2>&1 || missing+=(curl)  # the README's REST API session (tests/api/test_server.py)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

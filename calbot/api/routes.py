@@ -165,7 +165,7 @@ def create_api(service: ChatService, *, limiter: RateLimiter | None = None) -> F
             raise Problem(400, NOT_AN_OBJECT)
         message = data.get("message")
         if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
-            raise Problem(413, TOO_LONG.format(length=len(message)))
+            raise Problem(413, TOO_LONG.format(length=len(message), most=MAX_MESSAGE_CHARS))
         try:
             parsed = model.model_validate(data)
         except ValidationError as exc:

@@ -24,10 +24,9 @@ from calbot.agent.loop import (
 )
 from calbot.booking.results import UNTRUSTED
 from calbot.booking.session import Proposal, SessionState
+from calbot.explain import API_PROPOSED as PROPOSED
+from calbot.explain import API_WITHDRAWN as WITHDRAWN
 from calbot.timezones import get_zone, parse_instant
-
-WITHDRAWN = "The proposal that was open was withdrawn because you sent a new message; nothing was changed."
-PROPOSED = "Nothing has changed yet: confirm or discard this proposal."
 
 
 def local_iso(instant: datetime, zone: str) -> str:

@@ -85,8 +85,9 @@ def test_the_calbot_command_lists_its_commands_and_dispatches_them(tmp_path: Pat
     bare = subprocess.run([sys.executable, "-m", "calbot"], check=False, cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=60)
     assert bare.returncode == 2
-    assert all(f"\n  {name} " in bare.stderr for name in ("users", "check", "sandbox"))
-    for command, expected in (("check", "--json"), ("sandbox", "--port")):
+    assert all(f"\n  {name} " in bare.stderr for name in ("users", "tokens", "check", "sandbox", "eval"))
+    for command, expected in (("check", "--json"), ("sandbox", "--port"), ("eval", "--scripted"),
+                              ("tokens", "create")):
         helped = subprocess.run([sys.executable, "-m", "calbot", command, "--help"], check=False, cwd=tmp_path,
                                 env=env, capture_output=True, text=True, timeout=60)
         assert helped.returncode == 0 and expected in helped.stdout, helped.stderr

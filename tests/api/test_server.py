@@ -120,3 +120,12 @@ def test_the_readme_session_books_through_the_api(app, tmp_path: Path) -> None:
     finally:
         sandbox.close()
     assert len(booked) == 1 and booked[0]["attendees"][0]["email"] == USER
+
+
+def test_the_readme_holds_the_session_this_file_runs() -> None:
+    """The README's curl session is this file's README_SESSION, line for line (so what the README shows is what ran)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## REST API", 1)[1].split("```bash\n")[2].split("```", 1)[0]
+    shown = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    ran = [line for line in README_SESSION.splitlines() if line.strip()]
+    assert shown == ran
