@@ -49,7 +49,8 @@ def test_the_main_states_have_no_serious_violations_in_calbots_markup(app_server
     send(page, f"book a planning meeting on {local_day(day)} at 10am")
     shown(page, "pick a free time")
     assert ours(page) == []  # the free times
-    page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b} 10:30").click()
+    with page.expect_response(lambda r: "/project/action" in r.url):
+        page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b} 10:30").click()
     page.get_by_role("button", name="Confirm").wait_for()
     assert ours(page) == []  # the proposal
 

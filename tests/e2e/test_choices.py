@@ -30,7 +30,8 @@ def test_a_free_time_pressed_is_proposed_without_the_model_and_booked_once(app_s
     pick = page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b} 10:30")
     pick.wait_for()
     calls = model.calls_count
-    pick.click()
+    with page.expect_response(lambda r: "/project/action" in r.url):  # (the press's request has ended)
+        pick.click()
     page.get_by_role("button", name="Confirm").wait_for()
     assert model.calls_count == calls  # no model call between the press and the proposal
     assert "10:30–11:00" in page.locator(".step").filter(has_text="Book this meeting?").last.inner_text()
@@ -86,7 +87,8 @@ def test_a_listed_meeting_is_cancelled_from_its_row(app_server, calendar, page_i
     cancel = page.get_by_role("button", name=f"Cancel {day:%a} {day.day} {day:%b} 09:00")
     cancel.wait_for()
     calls = model.calls_count
-    cancel.click()
+    with page.expect_response(lambda r: "/project/action" in r.url):  # (the press's request has ended)
+        cancel.click()
     page.get_by_role("button", name="Confirm").wait_for()
     assert model.calls_count == calls
     page.get_by_role("button", name="Confirm").click()

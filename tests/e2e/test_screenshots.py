@@ -30,7 +30,8 @@ def test_proposal_and_free_times(app_server, calendar, page_in):
     shown(page, "Pick one of the free times")
     snap(page, "free-times")
     no_model_text(page)
-    page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b} 10:30").click()
+    with page.expect_response(lambda r: "/project/action" in r.url):
+        page.get_by_role("button", name=f"{day:%a} {day.day} {day:%b} 10:30").click()
     confirm = page.get_by_role("button", name="Confirm")
     confirm.wait_for()
     confirm.scroll_into_view_if_needed()
