@@ -7,8 +7,9 @@
   cancelled with Confirm (exactly one cancel reaches the calendar);
 - a page on another port of the same host (same site: the cookie goes along) can neither read nor act as the
   signed-in person; the same script from calbot's own origin can (the control);
-- Ben, signed in in another browser, does not see Ana's chat in his sidebar, gets nothing of it at its URL, and his
-  meetings do not include hers; he signs out and is back at the sign-in form.
+- Ben, signed in in another browser, does not see Ana's chat in his sidebar, gets nothing of it at its URL, his
+  meetings do not include hers, and he cannot delete it; Ana deletes it and calbot's chat goes with it; Ben signs out
+  and is back at the sign-in form.
 The booking day is weekday(2) in this app's own sandbox file (no other test books there).
 """
 
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +211,19 @@ def test_a_saved_chat_reopens_after_a_reload_and_a_restart_and_stays_private(sig
     shown(ben, "Here is what you have.")
     assert "Budget review" not in ben.locator("body").inner_text()
 
+    # Deleting a chat: Ben cannot delete Ana's; Ana can, and calbot's chat of that id goes with it.
+    thread_id = thread_url.rsplit("/", 1)[1]
+    assert ben.evaluate(DELETE_THREAD, thread_id)["status"] in (401, 403, 404)
+    assert stored_chat(app, thread_id)
+    ana.goto(app.url)
+    signed_in(ana)
+    assert ana.evaluate(DELETE_THREAD, thread_id)["status"] == 200
+    assert not stored_chat(app, thread_id)
+    ana.reload()
+    signed_in(ana)
+    ana.wait_for_timeout(1000)
+    assert sidebar_links(ana).filter(has_text="Book me 30 minutes").count() == 0
+
     # Sign out: back at the sign-in form.
     ben.locator("#user-nav-button").click()
     ben.get_by_text("Logout").click()
@@ -237,6 +252,19 @@ def attacker_site(app_url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+DELETE_THREAD = """async (threadId) => {
+  const r = await fetch("/project/thread", {method: "DELETE", credentials: "include",
+    headers: {"content-type": "application/json"}, body: JSON.stringify({threadId})});
+  return {status: r.status};
+}"""
+
+
+def stored_chat(app: SignInApp, chat_id: str) -> bool:
+    """Whether calbot's session store still holds the chat (its SQLite file, read directly)."""
+    with closing(sqlite3.connect(app.home / "calbot.db")) as db:
+        return db.execute("SELECT 1 FROM chat_sessions WHERE chat_id = ?", (chat_id,)).fetchone() is not None
 
 
 READ_THREADS = """async ([app, type]) => {
