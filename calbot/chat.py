@@ -212,16 +212,7 @@ class ChatService(ChatsByIdMixin):
             if answer is not None:  # a plain yes or no: the button, decided by code, without the model
                 return await self._typed_answer(state, cleaned, proposal.id, answer, emit)
 
-        withdrawn = None
-        if state.proposal is not None:
-            await self._calendar_if_possible()  # a chat saved by another process: this one may not have it open yet
-        # Withdrawing decides the proposal's fate, as Confirm and Discard do: only if this claim wins (a Confirm of
-        # it running in another process keeps it; the turn goes on and that Confirm's outcome is merged in).
-        if (state.proposal is not None and self._calendar is not None and state.proposal.status != "executing"
-                and await self.claim(state.chat_id, state.proposal.id)):
-            withdrawn = self._calendar.executor.withdraw(state)
-        if withdrawn is not None:
-            await emit(ProposalWithdrawn(withdrawn))
+        await self._withdraw_open(state, emit)
 
         if self.settings.refused_server is not None:
             sentence = refused_server(self.settings.refused_server)
@@ -244,21 +235,30 @@ class ChatService(ChatsByIdMixin):
             state.user.offer_zone(calendar.account.host_time_zone, "default")
         return await agent.run(state, cleaned, emit)
 
+    async def _withdraw_open(self, state: SessionState, emit: Emit) -> None:
+        """A new request (a message, a pressed choice) withdraws the open proposal. Withdrawing decides its fate, as
+        Confirm and Discard do: only if this claim wins (a Confirm of it running in another process keeps it; the
+        turn goes on and that Confirm's outcome is merged in)."""
+        if state.proposal is None:
+            return
+        calendar = await self._calendar_if_possible()  # a chat saved by another process: maybe not open here yet
+        if (calendar is not None and state.proposal.status != "executing"
+                and await self.claim(state.chat_id, state.proposal.id)):
+            withdrawn = calendar.executor.withdraw(state)
+            if withdrawn is not None:
+                await emit(ProposalWithdrawn(withdrawn))
+
     async def handle_choice(self, state: SessionState, choice: Choice, emit: Emit) -> dict[str, Any]:
         """The person pressed a free time or a meeting's Cancel or Move: the tool runs in code with what the
         button names (merged with the details already given, as a model's call would be), through the same rules
         (the slot checked again, the meeting theirs); a proposal still waits for Confirm. The open proposal, if any,
-        is withdrawn first, as a typed message would. Returns the tool's result."""
+        is withdrawn first, as a typed message would (_withdraw_open). Returns the tool's result."""
         try:
             calendar = await self.calendar()
         except AccountError as exc:
             await emit(CodeReply(str(exc), "error"))
             return {"ok": False, "status": "calendar_error", "error": str(exc)}
-        if (state.proposal is not None and state.proposal.status != "executing"
-                and await self.claim(state.chat_id, state.proposal.id)):
-            withdrawn = calendar.executor.withdraw(state)
-            if withdrawn is not None:
-                await emit(ProposalWithdrawn(withdrawn))
+        await self._withdraw_open(state, emit)
         name = _CHOICE_TOOLS[choice.kind]
         arguments: dict[str, Any] = ({"start": choice.start} if choice.kind == "book_at"
                                      else {"booking_uid": choice.booking_uid})

@@ -140,7 +140,7 @@ class TurnCollector:
         if event.shown_as == "meetings":
             views = [meeting_view(b, zone) for b in result.get("meetings") or [] if isinstance(b, dict)]
             self.meetings = [v for v in views if v is not None]
-        elif event.name == "check_availability":
+        elif isinstance(result.get("days"), list):  # free times (by the result's shape, never by a tool's name)
             self.free_times = free_times(result, zone)
 
     def answer(self, state: SessionState | None, chat_expires: datetime | None) -> dict[str, Any]:

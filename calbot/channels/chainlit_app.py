@@ -12,7 +12,8 @@ How things look is calbot/channels/chainlit_page.py; sign-in is calbot/channels/
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import chainlit as cl
 
@@ -38,6 +39,7 @@ from calbot.sessions import Person
 from calbot.wiring import build_service
 
 log = logging.getLogger("calbot.app")
+T = TypeVar("T")
 
 service = build_service()  # no network or database at import: both open on the first chat
 web_guard.install(service.settings.calbot_allowed_origins)  # only calbot's own page (and those listed) may drive it
@@ -138,17 +140,29 @@ def _renderer() -> PageRenderer:
     return PageRenderer(service.now, once_per_browser=service.settings.calendar_notice)
 
 
-@cl.on_message
-async def on_message(message: cl.Message) -> None:
-    renderer = _renderer()
+async def _guarded(what: str, step: Callable[[Person | None], Awaitable[T]]) -> T | None:
+    """Run one step of this page's chat as the person on it. A person who must sign in again, or a step that fails,
+    is told so on the page (never the error's text) and the step gives None."""
     try:
-        await renderer.working()
-        await service.send(_chat_id(), message.content, renderer.emit, person=await _person())
+        return await step(await _person())
     except SignedOut as exc:
         await cl.Message(content=str(exc)).send()
     except Exception:
-        log.exception("on_message failed")
+        log.exception("%s failed", what)
         await cl.Message(content=SOMETHING_WENT_WRONG).send()
+    return None
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    renderer = _renderer()
+
+    async def turn(person: Person | None) -> None:
+        await renderer.working()
+        await service.send(_chat_id(), message.content, renderer.emit, person=person)
+
+    try:
+        await _guarded("on_message", turn)
     finally:
         await renderer.finish()
 
@@ -161,14 +175,8 @@ def _proposal_id(action: cl.Action) -> str:
 @cl.action_callback("confirm")
 async def on_confirm(action: cl.Action) -> None:
     proposal_id = _proposal_id(action)
-    try:
-        outcome = await service.press_confirm(_chat_id(), proposal_id, person=await _person())
-    except SignedOut as exc:
-        await cl.Message(content=str(exc)).send()
-        return
-    except Exception:
-        log.exception("confirm failed")
-        await cl.Message(content=SOMETHING_WENT_WRONG).send()
+    outcome = await _guarded("confirm", lambda person: service.press_confirm(_chat_id(), proposal_id, person=person))
+    if outcome is None:
         return
     await show_answer(proposal_id, "Confirm", outcome)
 
@@ -176,14 +184,8 @@ async def on_confirm(action: cl.Action) -> None:
 @cl.action_callback("discard")
 async def on_discard(action: cl.Action) -> None:
     proposal_id = _proposal_id(action)
-    try:
-        outcome = await service.press_discard(_chat_id(), proposal_id, person=await _person())
-    except SignedOut as exc:
-        await cl.Message(content=str(exc)).send()
-        return
-    except Exception:
-        log.exception("discard failed")
-        await cl.Message(content=SOMETHING_WENT_WRONG).send()
+    outcome = await _guarded("discard", lambda person: service.press_discard(_chat_id(), proposal_id, person=person))
+    if outcome is None:
         return
     await show_answer(proposal_id, "Discard", outcome)
 
@@ -198,11 +200,6 @@ async def on_choose(action: cl.Action) -> None:
         return
     renderer = _renderer()
     try:
-        await service.choose(_chat_id(), choice, renderer.emit, person=await _person())
-    except SignedOut as exc:
-        await cl.Message(content=str(exc)).send()
-    except Exception:
-        log.exception("choice failed")
-        await cl.Message(content=SOMETHING_WENT_WRONG).send()
+        await _guarded("choice", lambda person: service.choose(_chat_id(), choice, renderer.emit, person=person))
     finally:
         await renderer.finish()

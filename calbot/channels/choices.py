@@ -4,15 +4,14 @@ payload is a Choice; its label is calbot's own words and times (never a title or
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-
 from uuid import uuid4
 
 import chainlit as cl
 
 from calbot.chat import Choice
-from calbot.timezones import get_zone
+from calbot.timezones import get_zone, parse_instant, to_utc_iso
 
 MAX_TIMES_PER_DAY = 6
 MAX_TIMES = 12
@@ -23,10 +22,9 @@ _FINISHED = ("cancelled", "declined by the host")  # (results.py's words for a b
 
 def _utc(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return parse_instant(str(text))
     except ValueError:
         return None
-    return moment if moment.tzinfo else None
 
 
 def _label(moment: datetime, zone: str) -> str:
@@ -65,7 +63,7 @@ def time_actions(result: dict[str, Any]) -> list[cl.Action]:
                     count += 1
     found = found[:MAX_TIMES]
     several_days = len({local.date() for _, local in found}) > 1
-    return [_action(Choice(kind="book_at", start=moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    return [_action(Choice(kind="book_at", start=to_utc_iso(moment),
                            event_type_id=event_type, label=_wall_label(local, several_days)), "clock")
             for moment, local in found]
 
